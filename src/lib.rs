@@ -1,0 +1,2 @@
+//! icebroker library.
+pub mod snowsim;

@@ -1,0 +1,170 @@
+//! The Snowflake account model snowsim serves: accounts, users, roles, warehouses, grants and
+//! OAuth security integrations. Loaded from TOML (`icebroker snowsim --config`) or built in code
+//! by tests; [`SimConfig::demo`] is the account every test and `icebroker demo` starts from.
+
+use serde::Deserialize;
+
+/// Everything snowsim simulates.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimConfig {
+    /// The simulated accounts.
+    pub accounts: Vec<AccountModel>,
+    /// TPC-H scale factor loaded into `SNOWFLAKE_SAMPLE_DATA.TPCH_SF1` of every account.
+    #[serde(default = "default_scale")]
+    pub tpch_scale: f64,
+    /// Rows per result partition (Snowflake picks its own sizes; tests shrink this).
+    #[serde(default = "default_partition_rows")]
+    pub partition_rows: usize,
+    /// Seconds a synchronous statement may run before the SQL API answers 202 (Snowflake: 45).
+    #[serde(default = "default_sync_window")]
+    pub sync_window_secs: f64,
+    /// Access-token lifetime in seconds (Snowflake: 600).
+    #[serde(default = "default_access_ttl")]
+    pub access_token_ttl_secs: u64,
+}
+
+fn default_scale() -> f64 {
+    0.01
+}
+fn default_partition_rows() -> usize {
+    10_000
+}
+fn default_sync_window() -> f64 {
+    45.0
+}
+fn default_access_ttl() -> u64 {
+    600
+}
+
+/// One Snowflake account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountModel {
+    /// Account locator, e.g. `XY12345` (stored upper case).
+    pub locator: String,
+    /// Optional region part, e.g. `us-east-2.aws` (hosts like `xy12345.us-east-2.aws...`).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Optional organization-account name, e.g. `MYORG-MYACCOUNT`.
+    #[serde(default)]
+    pub org_account: Option<String>,
+    #[serde(default)]
+    pub users: Vec<UserModel>,
+    #[serde(default)]
+    pub roles: Vec<RoleModel>,
+    #[serde(default)]
+    pub warehouses: Vec<WarehouseModel>,
+    /// Privilege grants to roles (what `SHOW GRANTS` reports).
+    #[serde(default)]
+    pub grants: Vec<GrantModel>,
+    #[serde(default)]
+    pub integrations: Vec<OAuthIntegrationModel>,
+}
+
+/// A Snowflake user.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserModel {
+    /// `NAME` (the object name, e.g. `JSMITH`).
+    pub name: String,
+    /// `LOGIN_NAME` (what a person types and what a keypair JWT's `sub` carries); defaults to NAME.
+    #[serde(default)]
+    pub login_name: Option<String>,
+    /// Password for the OAuth login form.
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub default_role: Option<String>,
+    #[serde(default)]
+    pub default_warehouse: Option<String>,
+    /// Default namespace `DB` or `DB.SCHEMA`.
+    #[serde(default)]
+    pub default_namespace: Option<String>,
+    /// Roles granted to the user (PUBLIC is implicit).
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// `RSA_PUBLIC_KEY`: base64 DER SubjectPublicKeyInfo without PEM armour.
+    #[serde(default)]
+    pub rsa_public_key: Option<String>,
+    /// `RSA_PUBLIC_KEY_2` (rotation slot).
+    #[serde(default)]
+    pub rsa_public_key_2: Option<String>,
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+/// A role; `granted_roles` are roles granted to this role (role hierarchy).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleModel {
+    pub name: String,
+    #[serde(default)]
+    pub granted_roles: Vec<String>,
+}
+
+/// A virtual warehouse.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WarehouseModel {
+    pub name: String,
+    #[serde(default = "default_size")]
+    pub size: String,
+    #[serde(default)]
+    pub suspended: bool,
+    #[serde(default = "default_true")]
+    pub auto_resume: bool,
+}
+
+fn default_size() -> String {
+    "X-Small".to_owned()
+}
+fn default_true() -> bool {
+    true
+}
+
+/// A privilege granted to a role on an object.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantModel {
+    /// e.g. `USAGE`, `SELECT`, `OWNERSHIP`.
+    pub privilege: String,
+    /// e.g. `DATABASE`, `SCHEMA`, `TABLE`, `WAREHOUSE`, `ROLE`.
+    pub object_type: String,
+    /// Fully qualified name, e.g. `SNOWFLAKE_SAMPLE_DATA.TPCH_SF1.ORDERS`.
+    pub object_name: String,
+    /// Grantee role.
+    pub role: String,
+}
+
+/// `CREATE SECURITY INTEGRATION … TYPE = OAUTH OAUTH_CLIENT = CUSTOM`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthIntegrationModel {
+    pub name: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// `OAUTH_REDIRECT_URI`.
+    pub redirect_uri: String,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// `OAUTH_ISSUE_REFRESH_TOKENS`.
+    #[serde(default = "default_true")]
+    pub issue_refresh_tokens: bool,
+    /// `OAUTH_REFRESH_TOKEN_VALIDITY` in seconds (custom clients: 86400..=7776000).
+    #[serde(default = "default_rt_validity")]
+    pub refresh_token_validity_secs: u64,
+    /// `OAUTH_SINGLE_USE_REFRESH_TOKENS_REQUIRED`.
+    #[serde(default)]
+    pub single_use_refresh_tokens: bool,
+    /// `OAUTH_ENFORCE_PKCE`.
+    #[serde(default)]
+    pub enforce_pkce: bool,
+    /// `BLOCKED_ROLES_LIST` in addition to the always-blocked privileged roles.
+    #[serde(default)]
+    pub blocked_roles: Vec<String>,
+}
+
+fn default_rt_validity() -> u64 {
+    7_776_000
+}
