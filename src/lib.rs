@@ -1,2 +1,4 @@
 //! icebroker library.
 pub mod snowsim;
+pub mod store;
+pub mod vault;
