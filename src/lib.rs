@@ -1,4 +1,18 @@
-//! icebroker library.
+//! icebroker: a self-hosted OAuth-brokering reverse proxy for Snowflake.
+//!
+//! Layers point one way: `routes`/`http` → services (`api_keys`, …) → `vault` → `store`.
+//! See `README.md` and `../shared/DESIGN.md` for the map.
+
+pub mod api_keys;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod keysource;
+pub mod routes;
 pub mod snowsim;
+pub mod startup;
+pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod vault;

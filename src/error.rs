@@ -1,0 +1,207 @@
+//! The error contract of the HTTP API: every failure is
+//! `{"error": {"code", "type", "message", "request_id"}}` with a stable snake_case `code`
+//! (the README's table) and an HTTP status derived from it. Internal errors keep their cause
+//! for the log only; the body says nothing about it beyond the request id to quote.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::http::request_id;
+
+/// Stable error codes. Adding one is fine; renaming one breaks clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request is malformed or fails validation.
+    InvalidRequest,
+    /// The JSON body does not parse or has the wrong shape.
+    InvalidJson,
+    /// The request body exceeds the configured limit.
+    PayloadTooLarge,
+    /// The body's media type is not accepted here.
+    UnsupportedMediaType,
+    /// No or an unknown/revoked API key.
+    Unauthorized,
+    /// The API key is valid but not allowed to do this.
+    Forbidden,
+    /// No route matches the path.
+    RouteNotFound,
+    /// The route exists but not for this method.
+    MethodNotAllowed,
+    /// The named API key does not exist.
+    ApiKeyNotFound,
+    /// The named connection does not exist.
+    ConnectionNotFound,
+    /// Too many requests.
+    RateLimited,
+    /// The vault or another dependency is not ready.
+    ServiceUnavailable,
+    /// A bug or an unexpected failure; details are in the log under the request id.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status this code is always sent with.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::InvalidRequest | Self::InvalidJson => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::RouteNotFound | Self::ApiKeyNotFound | Self::ConnectionNotFound => {
+                StatusCode::NOT_FOUND
+            }
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The error family: `invalid_request`, `auth`, `upstream` or `internal`.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Self::Unauthorized | Self::Forbidden => "auth",
+            Self::ServiceUnavailable | Self::Internal => "internal",
+            _ => "invalid_request",
+        }
+    }
+
+    /// The snake_case wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidJson => "invalid_json",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::RouteNotFound => "route_not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::ApiKeyNotFound => "api_key_not_found",
+            Self::ConnectionNotFound => "connection_not_found",
+            Self::RateLimited => "rate_limited",
+            Self::ServiceUnavailable => "service_unavailable",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+/// An error on its way to becoming an HTTP response.
+#[derive(Debug)]
+pub struct AppError {
+    code: ErrorCode,
+    message: String,
+    source: Option<anyhow::Error>,
+}
+
+impl AppError {
+    /// A client-facing error with a message that helps the caller fix the request.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An internal failure: the cause is logged, the body only says to quote the request id.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        Self {
+            code: ErrorCode::Internal,
+            message: "internal error; quote the request_id when reporting it".to_owned(),
+            source: Some(cause.into()),
+        }
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The client-facing message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Some(cause) = &self.source {
+            // Logged once, here at the edge, with its cause chain; never sent to the client.
+            tracing::error!(error.code = self.code.as_str(), error.cause = %format!("{cause:#}"), "request failed");
+        }
+        error_response(self.code, &self.message)
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorEnvelope<'a> {
+    error: ErrorBody<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    message: &'a str,
+    request_id: String,
+}
+
+/// Builds the JSON error response for `code` (used by handlers, extractors and middleware).
+pub fn error_response(code: ErrorCode, message: &str) -> HttpResponse {
+    let body = ErrorEnvelope {
+        error: ErrorBody {
+            code: code.as_str(),
+            kind: code.kind(),
+            message,
+            request_id: request_id::current().unwrap_or_default(),
+        },
+    };
+    HttpResponse::build(code.status())
+        .insert_header(("cache-control", "no-store"))
+        .json(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_a_distinct_wire_name_and_a_4xx_or_5xx_status() {
+        let all = [
+            ErrorCode::InvalidRequest,
+            ErrorCode::InvalidJson,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::UnsupportedMediaType,
+            ErrorCode::Unauthorized,
+            ErrorCode::Forbidden,
+            ErrorCode::RouteNotFound,
+            ErrorCode::MethodNotAllowed,
+            ErrorCode::ApiKeyNotFound,
+            ErrorCode::ConnectionNotFound,
+            ErrorCode::RateLimited,
+            ErrorCode::ServiceUnavailable,
+            ErrorCode::Internal,
+        ];
+        let names: std::collections::HashSet<_> = all.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), all.len());
+        for code in all {
+            assert!(code.status().is_client_error() || code.status().is_server_error());
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! HTTP plumbing shared by every route: request ids, the request-logging middleware, security
+//! headers and the extractor error handlers that keep malformed input inside the error contract.
+
+pub mod auth;
+pub mod extractors;
+pub mod middleware;
+pub mod request_id;

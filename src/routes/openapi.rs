@@ -1,0 +1,70 @@
+//! The OpenAPI document, generated from the handlers' annotations and served at
+//! `/openapi.json`.
+
+use std::sync::LazyLock;
+
+use actix_web::HttpResponse;
+use serde::Serialize;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// The error body every failure uses.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// Inside [`ErrorEnvelope`].
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable snake_case code (see the README's table).
+    pub code: String,
+    /// `invalid_request`, `auth`, `upstream` or `internal`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// What went wrong and how to fix it.
+    pub message: String,
+    /// Quote this when reporting a problem; it is also in `x-request-id`.
+    pub request_id: String,
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "icebroker", description = "OAuth-brokering reverse proxy for Snowflake"),
+    paths(
+        crate::routes::health::get_healthz,
+        crate::routes::health::get_readyz,
+        crate::routes::api_keys::get_api_keys,
+        crate::routes::api_keys::post_api_key,
+        crate::routes::api_keys::delete_api_key,
+        get_openapi,
+    ),
+    components(schemas(ErrorEnvelope, ErrorDetail)),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+/// Serves the document.
+#[utoipa::path(get, path = "/openapi.json", tag = "meta",
+    responses((status = 200, description = "This document")))]
+pub async fn get_openapi() -> HttpResponse {
+    static DOCUMENT: LazyLock<String> =
+        LazyLock::new(|| ApiDoc::openapi().to_json().unwrap_or_default());
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(DOCUMENT.as_str())
+}

@@ -1,0 +1,15 @@
+//! The state every handler shares, built once in [`crate::startup::Application::build`].
+
+use std::sync::Arc;
+
+use crate::api_keys::ApiKeyService;
+use crate::vault::Vault;
+
+/// Shared application state (cheap to clone).
+#[derive(Clone)]
+pub struct AppState {
+    /// The sealed vault and the store under it.
+    pub vault: Vault,
+    /// API-key registry.
+    pub api_keys: Arc<ApiKeyService>,
+}
