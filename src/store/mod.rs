@@ -25,7 +25,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub use self::memory::MemoryStore;
-pub use self::sled::SledStore;
+pub use self::sled::{SledStore, LOCK_WAIT};
 
 /// A boxed, `Send` future, so that [`Store`] stays object-safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

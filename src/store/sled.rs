@@ -10,8 +10,12 @@
 //! against its keyring file *before* a `SledStore` is opened (SS-6).
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use super::{check_tree, BoxFuture, ScanIter, Store, StoreError};
+
+/// How long [`SledStore::open`] waits for a held database lock to be released.
+pub const LOCK_WAIT: Duration = Duration::from_secs(1);
 
 /// A [`Store`] backed by a sled 0.34 database in one directory.
 pub struct SledStore {
@@ -32,13 +36,32 @@ impl SledStore {
     ///
     /// Fails with [`StoreError::Locked`] when another process holds the database, and with
     /// [`StoreError::Corrupt`] when sled reports corruption; it never recreates a database.
+    ///
+    /// A lock held by this very process is released only once sled's background I/O threads
+    /// finish after the previous handle is dropped, so a restart within one process (tests,
+    /// `rekey` then reopen) may briefly see the old lock: `open` retries a lock conflict for up
+    /// to [`LOCK_WAIT`] before reporting it.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let path = dir.to_path_buf();
+        let deadline = Instant::now() + LOCK_WAIT;
+        loop {
+            match Self::try_open(dir) {
+                Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn try_open(dir: &Path) -> Result<Self, StoreError> {
         let db = sled::Config::new()
             .path(dir)
             .open()
             .map_err(|e| map_open_error(dir, e))?;
-        Ok(Self { db, path })
+        Ok(Self {
+            db,
+            path: dir.to_path_buf(),
+        })
     }
 
     /// Directory of this database.
