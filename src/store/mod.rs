@@ -14,6 +14,8 @@
 //! Backends: [`SledStore`] (production, sled 0.34; single process, holds a file lock) and
 //! [`MemoryStore`] (tests and ephemeral use).
 
+#![warn(missing_docs)]
+
 mod memory;
 mod sled;
 

@@ -30,6 +30,8 @@
 //!
 //! [`StoreError::Locked`]: crate::store::StoreError::Locked
 
+#![warn(missing_docs)]
+
 pub mod envelope;
 mod keyfile;
 mod keyring;
