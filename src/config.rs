@@ -40,6 +40,9 @@ pub struct Settings {
     /// Master-key policy.
     #[serde(default)]
     pub vault: VaultSettings,
+    /// Where connections may send requests.
+    #[serde(default)]
+    pub upstream: UpstreamSettings,
     /// Master key, base64 of 32 bytes (env `ICEBROKER_MASTER_KEY`). Prefer `master_key_file`.
     #[serde(default, skip_serializing)]
     pub master_key: Option<SecretString>,
@@ -154,6 +157,15 @@ impl Default for VaultSettings {
     }
 }
 
+/// `[upstream]`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamSettings {
+    /// Allow connection hosts of the form `http://127.0.0.1:<port>` (snowsim, tests, the demo).
+    /// Never in production: real Snowflake hosts are always https.
+    pub allow_loopback: bool,
+}
+
 impl Settings {
     /// Loads defaults, then `config_file` (if any), then the process environment.
     pub fn load(config_file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -185,6 +197,7 @@ impl Settings {
             storage: StorageSettings::default(),
             log: LogSettings::default(),
             vault: VaultSettings::default(),
+            upstream: UpstreamSettings::default(),
             master_key: None,
             master_key_file: None,
             admin_key: None,

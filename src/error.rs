@@ -33,6 +33,30 @@ pub enum ErrorCode {
     ApiKeyNotFound,
     /// The named connection does not exist.
     ConnectionNotFound,
+    /// A connection with that name exists.
+    ConnectionExists,
+    /// The connection is disabled.
+    ConnectionDisabled,
+    /// The operation does not apply to this kind of connection.
+    WrongConnectionKind,
+    /// `rotate-key/complete` without a rotation in progress.
+    NoRotationInProgress,
+    /// The private key is not a usable PEM private key.
+    InvalidPrivateKey,
+    /// A public key was given where the private key belongs.
+    PublicKeyGiven,
+    /// The private key is encrypted and no passphrase was given.
+    PrivateKeyPassphraseRequired,
+    /// The passphrase does not decrypt the private key.
+    WrongPrivateKeyPassphrase,
+    /// The key is shorter than 2048 bits.
+    PrivateKeyTooSmall,
+    /// Snowflake rejected the connection's credentials.
+    SnowflakeAuthFailed,
+    /// Snowflake could not be reached or kept failing.
+    UpstreamUnavailable,
+    /// Snowflake did not answer in time.
+    StatementTimeout,
     /// Too many requests.
     RateLimited,
     /// The vault or another dependency is not ready.
@@ -53,6 +77,16 @@ impl ErrorCode {
             Self::RouteNotFound | Self::ApiKeyNotFound | Self::ConnectionNotFound => {
                 StatusCode::NOT_FOUND
             }
+            Self::ConnectionExists | Self::NoRotationInProgress => StatusCode::CONFLICT,
+            Self::ConnectionDisabled => StatusCode::FORBIDDEN,
+            Self::WrongConnectionKind
+            | Self::InvalidPrivateKey
+            | Self::PublicKeyGiven
+            | Self::PrivateKeyPassphraseRequired
+            | Self::WrongPrivateKeyPassphrase
+            | Self::PrivateKeyTooSmall => StatusCode::BAD_REQUEST,
+            Self::SnowflakeAuthFailed | Self::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
+            Self::StatementTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -63,7 +97,10 @@ impl ErrorCode {
     /// The error family: `invalid_request`, `auth`, `upstream` or `internal`.
     pub fn kind(self) -> &'static str {
         match self {
-            Self::Unauthorized | Self::Forbidden => "auth",
+            Self::Unauthorized | Self::Forbidden | Self::ConnectionDisabled => "auth",
+            Self::SnowflakeAuthFailed | Self::UpstreamUnavailable | Self::StatementTimeout => {
+                "upstream"
+            }
             Self::ServiceUnavailable | Self::Internal => "internal",
             _ => "invalid_request",
         }
@@ -82,6 +119,18 @@ impl ErrorCode {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::ApiKeyNotFound => "api_key_not_found",
             Self::ConnectionNotFound => "connection_not_found",
+            Self::ConnectionExists => "connection_exists",
+            Self::ConnectionDisabled => "connection_disabled",
+            Self::WrongConnectionKind => "wrong_connection_kind",
+            Self::NoRotationInProgress => "no_rotation_in_progress",
+            Self::InvalidPrivateKey => "invalid_private_key",
+            Self::PublicKeyGiven => "public_key_given",
+            Self::PrivateKeyPassphraseRequired => "private_key_passphrase_required",
+            Self::WrongPrivateKeyPassphrase => "wrong_private_key_passphrase",
+            Self::PrivateKeyTooSmall => "private_key_too_small",
+            Self::SnowflakeAuthFailed => "snowflake_auth_failed",
+            Self::UpstreamUnavailable => "upstream_unavailable",
+            Self::StatementTimeout => "statement_timeout",
             Self::RateLimited => "rate_limited",
             Self::ServiceUnavailable => "service_unavailable",
             Self::Internal => "internal",
@@ -193,6 +242,18 @@ mod tests {
             ErrorCode::MethodNotAllowed,
             ErrorCode::ApiKeyNotFound,
             ErrorCode::ConnectionNotFound,
+            ErrorCode::ConnectionExists,
+            ErrorCode::ConnectionDisabled,
+            ErrorCode::WrongConnectionKind,
+            ErrorCode::NoRotationInProgress,
+            ErrorCode::InvalidPrivateKey,
+            ErrorCode::PublicKeyGiven,
+            ErrorCode::PrivateKeyPassphraseRequired,
+            ErrorCode::WrongPrivateKeyPassphrase,
+            ErrorCode::PrivateKeyTooSmall,
+            ErrorCode::SnowflakeAuthFailed,
+            ErrorCode::UpstreamUnavailable,
+            ErrorCode::StatementTimeout,
             ErrorCode::RateLimited,
             ErrorCode::ServiceUnavailable,
             ErrorCode::Internal,

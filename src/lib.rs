@@ -5,9 +5,12 @@
 
 pub mod api_keys;
 pub mod cli;
+pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod error;
 pub mod http;
+pub mod keypair;
 pub mod keysource;
 pub mod routes;
 pub mod snowsim;

@@ -11,7 +11,9 @@ use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpServer};
 
 use crate::api_keys::{ApiKeyService, Bootstrap, PlaintextApiKey};
+use crate::clock::SystemClock;
 use crate::config::Settings;
+use crate::connections::ConnectionService;
 use crate::http::extractors;
 use crate::keysource::{self, KeySource};
 use crate::state::AppState;
@@ -83,9 +85,16 @@ impl Application {
             Some(Bootstrap::Generated(key)) => Some(key),
             Some(Bootstrap::Configured) | None => None,
         };
+        let connections = ConnectionService::load(
+            vault.clone(),
+            Arc::new(SystemClock),
+            settings.upstream.allow_loopback,
+        )
+        .map_err(|e| StartupError::Vault(e.to_string()))?;
         let state = AppState {
             vault,
             api_keys: Arc::new(api_keys),
+            connections: Arc::new(connections),
         };
         let listener =
             TcpListener::bind(settings.server.listen).map_err(|source| StartupError::Bind {

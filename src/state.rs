@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::api_keys::ApiKeyService;
+use crate::connections::ConnectionService;
 use crate::vault::Vault;
 
 /// Shared application state (cheap to clone).
@@ -12,4 +13,6 @@ pub struct AppState {
     pub vault: Vault,
     /// API-key registry.
     pub api_keys: Arc<ApiKeyService>,
+    /// Connection registry (and keypair JWT cache).
+    pub connections: Arc<ConnectionService>,
 }

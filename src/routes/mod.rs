@@ -2,39 +2,45 @@
 //! that each documented operation is served.
 
 pub mod api_keys;
+pub mod connections;
 pub mod health;
 pub mod openapi;
 
-use actix_web::web;
+use actix_web::{web, Resource};
 
 use crate::http::extractors::method_not_allowed;
 
+/// A resource whose unsupported methods answer 405 in the error contract.
+fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
 /// Registers every route (production and tests share this).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/healthz")
-            .route(web::get().to(health::get_healthz))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/readyz")
-            .route(web::get().to(health::get_readyz))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/openapi.json")
-            .route(web::get().to(openapi::get_openapi))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/v1/api-keys")
-            .route(web::get().to(api_keys::get_api_keys))
-            .route(web::post().to(api_keys::post_api_key))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/v1/api-keys/{id}")
-            .route(web::delete().to(api_keys::delete_api_key))
-            .default_service(web::to(method_not_allowed)),
-    );
+    use connections as c;
+    cfg.service(resource("/healthz").route(web::get().to(health::get_healthz)))
+        .service(resource("/readyz").route(web::get().to(health::get_readyz)))
+        .service(resource("/openapi.json").route(web::get().to(openapi::get_openapi)))
+        .service(
+            resource("/v1/api-keys")
+                .route(web::get().to(api_keys::get_api_keys))
+                .route(web::post().to(api_keys::post_api_key)),
+        )
+        .service(resource("/v1/api-keys/{id}").route(web::delete().to(api_keys::delete_api_key)))
+        .service(
+            resource("/v1/connections")
+                .route(web::get().to(c::get_connections))
+                .route(web::post().to(c::post_connection)),
+        )
+        .service(
+            resource("/v1/connections/{name}")
+                .route(web::get().to(c::get_connection))
+                .route(web::patch().to(c::patch_connection))
+                .route(web::delete().to(c::delete_connection)),
+        )
+        .service(resource("/v1/connections/{name}/disable").route(web::post().to(c::post_disable)))
+        .service(resource("/v1/connections/{name}/enable").route(web::post().to(c::post_enable)))
+        .service(
+            resource("/v1/connections/{name}/rotate-key").route(web::post().to(c::post_rotate_key)),
+        );
 }
