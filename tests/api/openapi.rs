@@ -12,7 +12,9 @@ async fn every_documented_operation_is_routed() {
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 5);
     for (path, item) in paths {
-        let concrete = path.replace("{id}", "key_0000000000000000");
+        let concrete = path
+            .replace("{id}", "key_0000000000000000")
+            .replace("{name}", "no-such-connection");
         for method in item.as_object().unwrap().keys() {
             let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let res = app
