@@ -13,6 +13,7 @@ pub mod http;
 pub mod keypair;
 pub mod keysource;
 pub mod routes;
+pub mod snowflake;
 pub mod snowsim;
 pub mod startup;
 pub mod state;
