@@ -34,6 +34,8 @@ mod stub;
 mod tests;
 #[cfg(test)]
 mod tests_faults;
+#[cfg(test)]
+mod tests_logs;
 
 pub use client::{SqlApiClient, SqlApiConfig, SubmitOptions, Submitted};
 pub use error::SnowflakeError;

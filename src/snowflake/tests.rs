@@ -239,6 +239,22 @@ async fn running_statement_is_polled_until_done() {
 }
 
 #[tokio::test]
+async fn async_submit_answers_running_with_the_handle() {
+    let stub = Stub::start(|_, _| Reply::json(202, running_json()));
+    let options = SubmitOptions {
+        asynchronous: true,
+        ..SubmitOptions::default()
+    };
+    let answer = client(&stub)
+        .submit(&oauth(), &StatementRequest::new("select 1"), &options)
+        .await
+        .unwrap();
+    let expected_url = format!("/api/v2/statements/{HANDLE}");
+    assert!(matches!(answer, Submitted::Running { handle, status_url }
+        if handle.as_str() == HANDLE && status_url.as_deref() == Some(expected_url.as_str())));
+}
+
+#[tokio::test]
 async fn wait_stops_at_the_deadline_with_the_handle() {
     let stub = Stub::start(|_, _| Reply::json(202, running_json()));
     let handle = StatementHandle::parse(HANDLE).unwrap();
@@ -374,32 +390,4 @@ async fn cancel_posts_to_the_cancel_path_without_a_body() {
         )
     );
     assert!(sent.body.is_empty());
-}
-
-#[test]
-fn result_set_parsing_is_lenient_and_types_compare_case_insensitively() {
-    let body = json!({
-        "statementHandle": HANDLE, "somethingNew": {"x": 1},
-        "resultSetMetaData": {"partitionInfo": [{"rowCount": 1}],
-            "rowType": [{"name": "CREATED_ON", "type": "TIMESTAMP_NTZ", "scale": 3, "extra": true}]},
-        "data": [["1620151584.132000000"], [null], [5], [true]]
-    });
-    let result: ResultSet = serde_json::from_value(body).unwrap();
-    assert!(result.columns()[0].is_type("timestamp_ntz"));
-    assert_eq!(result.column_index("created_on"), Some(0));
-    assert_eq!(result.partitions()[0].compressed_size, None);
-    assert_eq!(result.data[1], vec![None]);
-    assert_eq!(
-        result.data[2],
-        vec![Some("5".into())],
-        "non-string scalars become their JSON text"
-    );
-    assert_eq!(result.data[3], vec![Some("true".into())]);
-    assert_eq!(result.code, None);
-}
-
-#[test]
-fn a_result_without_a_valid_handle_does_not_parse() {
-    let body = json!({"statementHandle": "../../session", "data": []});
-    assert!(serde_json::from_value::<ResultSet>(body).is_err());
 }

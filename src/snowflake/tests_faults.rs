@@ -210,6 +210,24 @@ async fn status_polls_are_retried_on_transient_failures() {
 }
 
 #[tokio::test]
+async fn a_body_over_the_raw_cap_is_refused_and_not_retried() {
+    let stub = Stub::start(|_, _| Reply::json(200, json!({"data": [["x".repeat(4096)]]})));
+    let mut config = client(&stub).config().clone();
+    config.max_response_bytes = 1024;
+    let handle = StatementHandle::parse(HANDLE).unwrap();
+    let error = SqlApiClient::new(config)
+        .unwrap()
+        .partition(&oauth(), &handle, 1)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, SnowflakeError::TooLarge { limit: 1024 }),
+        "{error:?}"
+    );
+    assert_eq!(stub.requests().len(), 1);
+}
+
+#[tokio::test]
 async fn redirect_is_not_followed() {
     let elsewhere = Stub::start(|_, _| Reply::json(200, result_json(json!([]), &[0])));
     let target = format!("{}/api/v2/statements", elsewhere.base);

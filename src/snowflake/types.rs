@@ -357,3 +357,38 @@ impl serde::de::Visitor<'_> for CellVisitor {
         Ok(Cell(Some(value.to_string())))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn result_set_parsing_is_lenient_and_types_compare_case_insensitively() {
+        let body = json!({
+            "statementHandle": "01b03285-0001-dea1-003d-b087000ca9be", "somethingNew": {"x": 1},
+            "resultSetMetaData": {"partitionInfo": [{"rowCount": 1}],
+                "rowType": [{"name": "CREATED_ON", "type": "TIMESTAMP_NTZ", "scale": 3, "extra": true}]},
+            "data": [["1620151584.132000000"], [null], [5], [true]]
+        });
+        let result: ResultSet = serde_json::from_value(body).unwrap();
+        assert!(result.columns()[0].is_type("timestamp_ntz"));
+        assert_eq!(result.column_index("created_on"), Some(0));
+        assert_eq!(result.partitions()[0].compressed_size, None);
+        assert_eq!(result.data[1], vec![None]);
+        assert_eq!(
+            result.data[2],
+            vec![Some("5".into())],
+            "non-string scalars become their JSON text"
+        );
+        assert_eq!(result.data[3], vec![Some("true".into())]);
+        assert_eq!(result.code, None);
+    }
+
+    #[test]
+    fn a_result_without_a_valid_handle_does_not_parse() {
+        let body = json!({"statementHandle": "../../session", "data": []});
+        assert!(serde_json::from_value::<ResultSet>(body).is_err());
+    }
+}
