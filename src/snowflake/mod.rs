@@ -20,6 +20,7 @@
 //! retry once; the client does not know where tokens come from.
 
 mod body;
+mod cells;
 mod client;
 mod error;
 mod handle;

@@ -9,15 +9,19 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
+use super::cells::deserialize_rows;
 use super::handle::StatementHandle;
 
 /// One row of a result: one cell per column, `None` for SQL NULL (with `nullable=true`).
 pub type Row = Vec<Option<String>>;
 
 /// Body of `POST /api/v2/statements`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+///
+/// `Debug` shows the statement's length and the bindings' types only: statement text and bind
+/// values may carry customer data and must not reach logs by accident.
+#[derive(Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatementRequest {
     /// The SQL text (one statement, or several with `MULTI_STATEMENT_COUNT`).
@@ -60,6 +64,29 @@ impl StatementRequest {
         let position = self.bindings.len() + 1;
         self.bindings.insert(position.to_string(), binding);
         self
+    }
+}
+
+impl std::fmt::Debug for StatementRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let binding_types: BTreeMap<&str, &str> = self
+            .bindings
+            .iter()
+            .map(|(position, binding)| (position.as_str(), binding.kind.as_str()))
+            .collect();
+        f.debug_struct("StatementRequest")
+            .field(
+                "statement",
+                &format_args!("<{} chars>", self.statement.chars().count()),
+            )
+            .field("timeout", &self.timeout)
+            .field("database", &self.database)
+            .field("schema", &self.schema)
+            .field("warehouse", &self.warehouse)
+            .field("role", &self.role)
+            .field("binding_types", &binding_types)
+            .field("parameters", &self.parameters)
+            .finish()
     }
 }
 
@@ -149,6 +176,11 @@ impl ResultSet {
         self.columns()
             .iter()
             .position(|column| column.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Code `391908`: Snowflake says the result is too large and this answer is incomplete.
+    pub fn is_incomplete(&self) -> bool {
+        self.code.as_deref() == Some("391908")
     }
 
     /// Partition descriptions; index `i` describes partition `i`.
@@ -297,72 +329,26 @@ pub(crate) struct PartitionBody {
     pub data: Vec<Row>,
 }
 
-/// Accepts `[[cell, …], …]` where a cell is a string, `null`, or (leniently) another scalar.
-fn deserialize_rows<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Row>, D::Error> {
-    let raw: Option<Vec<Vec<Cell>>> = Option::deserialize(deserializer)?;
-    Ok(raw
-        .unwrap_or_default()
-        .into_iter()
-        .map(|row| row.into_iter().map(|cell| cell.0).collect())
-        .collect())
-}
-
-/// One cell as read off the wire, without building a `serde_json::Value` per cell.
-struct Cell(Option<String>);
-
-impl<'de> Deserialize<'de> for Cell {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(CellVisitor)
-    }
-}
-
-struct CellVisitor;
-
-impl serde::de::Visitor<'_> for CellVisitor {
-    type Value = Cell;
-
-    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
-        formatter.write_str("a string, null or scalar cell")
-    }
-
-    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Cell, E> {
-        Ok(Cell(Some(value.to_owned())))
-    }
-
-    fn visit_string<E: serde::de::Error>(self, value: String) -> Result<Cell, E> {
-        Ok(Cell(Some(value)))
-    }
-
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Cell, E> {
-        Ok(Cell(None))
-    }
-
-    fn visit_none<E: serde::de::Error>(self) -> Result<Cell, E> {
-        Ok(Cell(None))
-    }
-
-    fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<Cell, E> {
-        Ok(Cell(Some(value.to_string())))
-    }
-
-    fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Cell, E> {
-        Ok(Cell(Some(value.to_string())))
-    }
-
-    fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Cell, E> {
-        Ok(Cell(Some(value.to_string())))
-    }
-
-    fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Cell, E> {
-        Ok(Cell(Some(value.to_string())))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn statement_request_debug_hides_text_and_bind_values() {
+        let request = StatementRequest::new("select ssn from people where name = ?")
+            .bind(Binding::text("Alice Sentinel"));
+        let shown = format!("{request:?}");
+        assert!(
+            !shown.contains("ssn") && !shown.contains("Alice"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("TEXT") && shown.contains("<37 chars>"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn result_set_parsing_is_lenient_and_types_compare_case_insensitively() {
