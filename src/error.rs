@@ -41,6 +41,8 @@ pub enum ErrorCode {
     WrongConnectionKind,
     /// `rotate-key/complete` without a rotation in progress.
     NoRotationInProgress,
+    /// The new key of a rotation failed its test; the old key stays active.
+    RotationTestFailed,
     /// The private key is not a usable PEM private key.
     InvalidPrivateKey,
     /// A public key was given where the private key belongs.
@@ -77,7 +79,9 @@ impl ErrorCode {
             Self::RouteNotFound | Self::ApiKeyNotFound | Self::ConnectionNotFound => {
                 StatusCode::NOT_FOUND
             }
-            Self::ConnectionExists | Self::NoRotationInProgress => StatusCode::CONFLICT,
+            Self::ConnectionExists | Self::NoRotationInProgress | Self::RotationTestFailed => {
+                StatusCode::CONFLICT
+            }
             Self::ConnectionDisabled => StatusCode::FORBIDDEN,
             Self::WrongConnectionKind
             | Self::InvalidPrivateKey
@@ -123,6 +127,7 @@ impl ErrorCode {
             Self::ConnectionDisabled => "connection_disabled",
             Self::WrongConnectionKind => "wrong_connection_kind",
             Self::NoRotationInProgress => "no_rotation_in_progress",
+            Self::RotationTestFailed => "rotation_test_failed",
             Self::InvalidPrivateKey => "invalid_private_key",
             Self::PublicKeyGiven => "public_key_given",
             Self::PrivateKeyPassphraseRequired => "private_key_passphrase_required",
@@ -246,6 +251,7 @@ mod tests {
             ErrorCode::ConnectionDisabled,
             ErrorCode::WrongConnectionKind,
             ErrorCode::NoRotationInProgress,
+            ErrorCode::RotationTestFailed,
             ErrorCode::InvalidPrivateKey,
             ErrorCode::PublicKeyGiven,
             ErrorCode::PrivateKeyPassphraseRequired,

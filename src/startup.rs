@@ -11,11 +11,12 @@ use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpServer};
 
 use crate::api_keys::{ApiKeyService, Bootstrap, PlaintextApiKey};
-use crate::clock::SystemClock;
+use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::connections::ConnectionService;
 use crate::http::extractors;
 use crate::keysource::{self, KeySource};
+use crate::snowflake::{SqlApiClient, SqlApiConfig, Upstream};
 use crate::state::AppState;
 use crate::vault::{MasterKey, Vault, DB_DIR, KEYRING_FILE};
 
@@ -85,9 +86,10 @@ impl Application {
             Some(Bootstrap::Generated(key)) => Some(key),
             Some(Bootstrap::Configured) | None => None,
         };
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let connections = ConnectionService::load(
             vault.clone(),
-            Arc::new(SystemClock),
+            clock.clone(),
             settings.upstream.allow_loopback,
         )
         .map_err(|e| StartupError::Vault(e.to_string()))?;
@@ -95,6 +97,8 @@ impl Application {
             vault,
             api_keys: Arc::new(api_keys),
             connections: Arc::new(connections),
+            sql_api: sql_api_client()?,
+            clock,
         };
         let listener =
             TcpListener::bind(settings.server.listen).map_err(|source| StartupError::Bind {
@@ -219,6 +223,15 @@ impl ShutdownSignals {
             "ctrl-c"
         }
     }
+}
+
+/// The shared SQL API client. Its configured upstream is a placeholder: every use goes through
+/// `with_upstream(<the connection's base URL>)`.
+fn sql_api_client() -> Result<SqlApiClient, StartupError> {
+    let placeholder = Upstream::parse("https://snowflakecomputing.com")
+        .map_err(|e| StartupError::Config(e.to_string()))?;
+    SqlApiClient::new(SqlApiConfig::new(placeholder))
+        .map_err(|e| StartupError::Config(e.to_string()))
 }
 
 fn log_key_source(source: &KeySource) {

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use crate::api_keys::ApiKeyService;
+use crate::clock::Clock;
 use crate::connections::ConnectionService;
+use crate::snowflake::SqlApiClient;
 use crate::vault::Vault;
 
 /// Shared application state (cheap to clone).
@@ -15,4 +17,8 @@ pub struct AppState {
     pub api_keys: Arc<ApiKeyService>,
     /// Connection registry (and keypair JWT cache).
     pub connections: Arc<ConnectionService>,
+    /// Snowflake SQL API client (one connection pool; `with_upstream` per account).
+    pub sql_api: SqlApiClient,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
 }

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod host;
 pub mod model;
+pub mod probe;
 pub mod service;
 pub mod sql;
 

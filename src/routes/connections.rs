@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
 use crate::connections::{
-    sql, Connection, ConnectionError, ConnectionKind, ConnectionService, ConnectionStatus,
+    probe, sql, Connection, ConnectionError, ConnectionKind, ConnectionService, ConnectionStatus,
     Defaults, NewKeypair, PublicKeyInfo,
 };
 use crate::error::{AppError, ErrorCode};
@@ -337,6 +337,87 @@ pub async fn post_rotate_key(
         .await
         .map_err(map_error)?;
     Ok(respond(&connection, actix_web::http::StatusCode::OK))
+}
+
+/// Tests the connection with `SELECT CURRENT_USER(), CURRENT_ROLE(), CURRENT_ACCOUNT(),
+/// CURRENT_WAREHOUSE()`: success → `connected`, failure → `error` with Snowflake's code and a hint.
+#[utoipa::path(post, path = "/v1/connections/{name}/test", tag = "connections", security(("api_key" = [])),
+    params(("name" = String, Path)),
+    responses((status = 200, body = ConnectionResponse, description = "The test ran; see connection.last_test"),
+              (status = 403, body = crate::routes::openapi::ErrorEnvelope),
+              (status = 404, body = crate::routes::openapi::ErrorEnvelope)))]
+pub async fn post_test(
+    _caller: AdminCaller,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let connection = state.connections.usable(&name).map_err(map_error)?;
+    let jwt = state
+        .connections
+        .jwt(&connection)
+        .await
+        .map_err(map_error)?;
+    let report = probe::run(&state.sql_api, &connection, &jwt, state.clock.now()).await;
+    tracing::info!(connection = %connection.name, ok = report.ok, "connection tested");
+    let connection = state
+        .connections
+        .record_test(&name, report)
+        .await
+        .map_err(map_error)?;
+    Ok(respond(&connection, actix_web::http::StatusCode::OK))
+}
+
+/// Completes a key rotation after testing the new key: the new key signs from now on, the old
+/// one is destroyed, and `cleanup_sql` holds the `UNSET` for the old key's slot.
+#[utoipa::path(post, path = "/v1/connections/{name}/rotate-key/complete", tag = "connections", security(("api_key" = [])),
+    params(("name" = String, Path)),
+    responses((status = 200, body = ConnectionResponse),
+              (status = 409, body = crate::routes::openapi::ErrorEnvelope, description = "No rotation, or the new key does not work yet")))]
+pub async fn post_rotate_key_complete(
+    _caller: AdminCaller,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let connection = state.connections.usable(&name).map_err(map_error)?;
+    let jwt = state
+        .connections
+        .next_key_jwt(&connection)
+        .await
+        .map_err(map_error)?;
+    let report = probe::run(&state.sql_api, &connection, &jwt, state.clock.now()).await;
+    if !report.ok {
+        let detail = report
+            .hint
+            .or(report.error_message)
+            .unwrap_or_else(|| "the test failed".to_owned());
+        return Err(AppError::new(
+            ErrorCode::RotationTestFailed,
+            format!(
+                "the new key does not work yet, so icebroker keeps signing with the old one: {detail}"
+            ),
+        ));
+    }
+    let (_, retired) = state
+        .connections
+        .finish_rotation(&name)
+        .await
+        .map_err(map_error)?;
+    let connection = state
+        .connections
+        .record_test(&name, report)
+        .await
+        .map_err(map_error)?;
+    let user = connection
+        .keypair
+        .as_ref()
+        .map(|k| k.user.to_uppercase())
+        .unwrap_or_default();
+    tracing::info!(connection = %connection.name, "key rotation completed");
+    Ok(HttpResponse::Ok().json(ConnectionResponse {
+        connection: Connection::clone(&connection),
+        enrollment: None,
+        cleanup_sql: vec![sql::unset_public_key(&user, retired.slot)],
+    }))
 }
 
 /// Maps service errors to the API's codes.

@@ -40,7 +40,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/v1/connections/{name}/disable").route(web::post().to(c::post_disable)))
         .service(resource("/v1/connections/{name}/enable").route(web::post().to(c::post_enable)))
+        .service(resource("/v1/connections/{name}/test").route(web::post().to(c::post_test)))
         .service(
             resource("/v1/connections/{name}/rotate-key").route(web::post().to(c::post_rotate_key)),
+        )
+        .service(
+            resource("/v1/connections/{name}/rotate-key/complete")
+                .route(web::post().to(c::post_rotate_key_complete)),
         );
 }

@@ -59,6 +59,8 @@ impl Modify for BearerAuth {
         crate::routes::connections::post_disable,
         crate::routes::connections::post_enable,
         crate::routes::connections::post_rotate_key,
+        crate::routes::connections::post_test,
+        crate::routes::connections::post_rotate_key_complete,
         get_openapi,
     ),
     components(schemas(ErrorEnvelope, ErrorDetail)),
