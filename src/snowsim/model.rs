@@ -22,7 +22,63 @@ pub struct SimConfig {
     /// Access-token lifetime in seconds (Snowflake: 600).
     #[serde(default = "default_access_ttl")]
     pub access_token_ttl_secs: u64,
+    /// Lifetime of an authorization code in seconds (Snowflake: about 10 minutes).
+    #[serde(default = "default_code_ttl")]
+    pub code_ttl_secs: u64,
+    /// HTTP worker threads (each runs its own event loop).
+    #[serde(default = "default_workers")]
+    pub workers: usize,
+    /// Finished statements kept per account before the oldest are forgotten (Snowflake keeps
+    /// results 24 h; a bounded store keeps long benchmarks from growing without limit).
+    #[serde(default = "default_statement_capacity")]
+    pub statement_capacity: usize,
 }
+
+impl SimConfig {
+    /// Parses a TOML document (the format of `icebroker snowsim --config`).
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        use figment::providers::{Format, Toml};
+        let config: Self = figment::Figment::from(Toml::string(text))
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads and parses a TOML file.
+    pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_toml_str(&text)
+    }
+
+    /// Refuses configurations that would make the double behave unlike Snowflake.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.accounts.is_empty() {
+            return Err(ConfigError("at least one [[accounts]] entry is required".into()));
+        }
+        if self.partition_rows == 0 {
+            return Err(ConfigError("partition_rows must be at least 1".into()));
+        }
+        for account in &self.accounts {
+            for integration in &account.integrations {
+                let validity = integration.refresh_token_validity_secs;
+                if !(60..=31_622_400).contains(&validity) {
+                    return Err(ConfigError(format!(
+                        "integration {}: refresh_token_validity_secs {validity} is outside 60..=31622400",
+                        integration.name
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A configuration that cannot be loaded or would not make sense.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("snowsim configuration: {0}")]
+pub struct ConfigError(pub String);
 
 fn default_scale() -> f64 {
     0.01
@@ -35,6 +91,15 @@ fn default_sync_window() -> f64 {
 }
 fn default_access_ttl() -> u64 {
     600
+}
+fn default_code_ttl() -> u64 {
+    600
+}
+fn default_workers() -> usize {
+    2
+}
+fn default_statement_capacity() -> usize {
+    100_000
 }
 
 /// One Snowflake account.
@@ -60,6 +125,10 @@ pub struct AccountModel {
     pub grants: Vec<GrantModel>,
     #[serde(default)]
     pub integrations: Vec<OAuthIntegrationModel>,
+    /// Whether the SQL API is enabled for the account (`false` → 403, as Snowflake answers when
+    /// the API is not enabled).
+    #[serde(default = "default_true")]
+    pub sql_api_enabled: bool,
 }
 
 /// A Snowflake user.
