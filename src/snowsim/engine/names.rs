@@ -89,7 +89,17 @@ pub fn number_placeholders(
         return out;
     };
     let mut next = 0;
-    for t in tokens {
+    let mut tokens = tokens.into_iter().filter(|t| !matches!(t.token, Token::Whitespace(_))).peekable();
+    while let Some(t) = tokens.next() {
+        // `:1` may arrive as a colon followed by a number; the parser joins them.
+        if t.token == Token::Colon {
+            if let Some(Token::Number(n, _)) = tokens.peek().map(|n| &n.token) {
+                if let Ok(idx) = n.parse::<usize>() {
+                    out.insert((t.span.start.line, t.span.start.column), idx);
+                }
+            }
+            continue;
+        }
         if let Token::Placeholder(p) = &t.token {
             let Location { line, column } = t.span.start;
             let idx = if p == "?" {

@@ -153,7 +153,9 @@ fn coerce(num_side: &Expr, other: &mut Expr) {
 
 impl<'n, 'a> Rewriter<'n, 'a> {
     /// New rewriter; `sql` is scanned for generators, `ctes` lists CTE names of the statement.
-    pub fn new(names: &'n Names<'a>, sql: &str, ctes: HashSet<String>) -> Self {
+    pub fn new(names: &'n Names<'a>, sql: &str, mut ctes: HashSet<String>) -> Self {
+        // The generator's own recursive CTE.
+        ctes.insert("__G".to_owned());
         Self {
             names,
             ctes,
