@@ -63,6 +63,13 @@ impl SimControl {
         self.state.faults.clear();
     }
 
+    /// Turns the SQL API of every account off (403) or on.
+    pub fn set_sql_api_enabled(&self, enabled: bool) {
+        for acc in &self.state.accounts {
+            acc.sql_api_enabled.store(enabled, Ordering::Relaxed);
+        }
+    }
+
     /// Expires every access token now; returns how many there were.
     pub fn expire_access_tokens(&self) -> usize {
         lock(&self.state.tokens).expire_all_access()

@@ -143,6 +143,5 @@ fn demo_account() -> AccountModel {
             DEMO_CLIENT_SECRET,
             DEMO_REDIRECT_URI,
         )],
-        sql_api_enabled: true,
     }
 }

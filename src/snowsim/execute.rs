@@ -143,7 +143,7 @@ pub fn run(state: &SimState, acc: usize, stmt: &Arc<Statement>, sub: Submission)
         let store = &state.accounts[acc].statements;
         let mut handles = Vec::new();
         for sql in &sub.statements {
-            let child = Statement::new(acc, &stmt.owner, &stmt.request_id, stmt.nullable);
+            let child = Statement::new_child(stmt, acc);
             store.insert(&child, false);
             handles.push(child.handle.clone());
             match run_one(state, acc, &sub, sql, &child) {

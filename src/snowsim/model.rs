@@ -125,10 +125,6 @@ pub struct AccountModel {
     pub grants: Vec<GrantModel>,
     #[serde(default)]
     pub integrations: Vec<OAuthIntegrationModel>,
-    /// Whether the SQL API is enabled for the account (`false` → 403, as Snowflake answers when
-    /// the API is not enabled).
-    #[serde(default = "default_true")]
-    pub sql_api_enabled: bool,
 }
 
 /// A Snowflake user.

@@ -80,6 +80,7 @@ async fn build_state(config: SimConfig) -> Result<SimState, SimError> {
             keys,
             engine: Arc::new(engine),
             statements: StatementStore::new(config.statement_capacity),
+            sql_api_enabled: std::sync::atomic::AtomicBool::new(true),
             model,
         });
     }

@@ -101,7 +101,7 @@ fn prologue<'a>(
         .ok_or_else(|| HttpResponse::NotFound().finish())?;
     check_headers(req, has_body)?;
     let principal = authenticate(state, acc, req)?;
-    if !acc.model.sql_api_enabled {
+    if !acc.sql_api_enabled.load(Ordering::Relaxed) {
         return Err(HttpResponse::Forbidden().finish());
     }
     Ok((acc, principal))

@@ -34,6 +34,8 @@ pub struct AccountRuntime {
     pub keys: KeyRing,
     /// Statements submitted to this account.
     pub statements: StatementStore,
+    /// Whether the SQL API answers (false → 403, as when Snowflake has the API disabled).
+    pub sql_api_enabled: std::sync::atomic::AtomicBool,
 }
 
 impl AccountRuntime {

@@ -139,6 +139,22 @@ impl Statement {
         })
     }
 
+    /// A child of a multi-statement batch: same owner and request, and the batch's cancel token,
+    /// so cancelling the batch stops the child that is running.
+    pub fn new_child(parent: &Statement, account_slot: usize) -> Arc<Self> {
+        let (done, _) = watch::channel(false);
+        Arc::new(Self {
+            handle: statement_handle(account_slot),
+            owner: parent.owner.clone(),
+            request_id: parent.request_id.clone(),
+            created_on: now_millis(),
+            nullable: parent.nullable,
+            cancel: parent.cancel.clone(),
+            state: Mutex::new(StmtState::Running),
+            done,
+        })
+    }
+
     /// Current state.
     pub fn state(&self) -> StmtState {
         lock(&self.state).clone()
