@@ -62,8 +62,7 @@ pub fn convert(b: &Binding) -> Result<BoundValue, SqlError> {
             if let Ok(i) = v.parse::<i64>() {
                 Value::Integer(i)
             } else if !v.is_empty()
-                && v
-                    .trim_start_matches(['-', '+'])
+                && v.trim_start_matches(['-', '+'])
                     .bytes()
                     .all(|c| c.is_ascii_digit() || c == b'.')
             {
@@ -123,6 +122,7 @@ pub fn convert(b: &Binding) -> Result<BoundValue, SqlError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // STYLE.md §9: tests may unwrap
 mod tests {
     use super::*;
 
@@ -143,7 +143,10 @@ mod tests {
             (b("BINARY", "ABCD"), Value::Blob(vec![0xAB, 0xCD])),
             (b("BOOLEAN", "true"), Value::Integer(1)),
             (b("DATE", "1577836800000"), Value::Text("2020-01-01".into())),
-            (b("TIME", "82919000000000"), Value::Text("23:01:59.000000000".into())),
+            (
+                b("TIME", "82919000000000"),
+                Value::Text("23:01:59.000000000".into()),
+            ),
             (
                 b("TIMESTAMP_NTZ", "1616173619000000000"),
                 Value::Text("2021-03-19 17:06:59.000000000".into()),
@@ -171,7 +174,10 @@ mod tests {
             let e = convert(&b(kind, value)).unwrap_err();
             assert_eq!(e.code, "100037");
             assert_eq!(e.sql_state, "22018");
-            assert_eq!(e.message, format!("{kind} value '{value}' is not recognized"));
+            assert_eq!(
+                e.message,
+                format!("{kind} value '{value}' is not recognized")
+            );
         }
     }
 }

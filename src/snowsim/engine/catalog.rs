@@ -67,7 +67,11 @@ impl Table {
             .iter()
             .map(|c| format!("{} {}", quote(&c.name), c.ty.sqlite_decl()))
             .collect();
-        format!("CREATE TABLE {} ({})", quote(&self.sqlite_name()), cols.join(", "))
+        format!(
+            "CREATE TABLE {} ({})",
+            quote(&self.sqlite_name()),
+            cols.join(", ")
+        )
     }
 }
 
@@ -111,7 +115,12 @@ pub struct Catalog {
 impl Catalog {
     /// Looks a table up by its resolved parts.
     pub fn table(&self, db: &str, schema: &str, table: &str) -> Option<&Table> {
-        self.databases.get(db)?.schemas.get(schema)?.tables.get(table)
+        self.databases
+            .get(db)?
+            .schemas
+            .get(schema)?
+            .tables
+            .get(table)
     }
 
     /// All tables, in name order.
@@ -140,35 +149,40 @@ const V: fn(u64) -> SfType = |length| SfType::Text { length };
 
 /// The TPC-H tables of `SNOWFLAKE_SAMPLE_DATA.TPCH_SF1` (PROTOCOL.md E.1), keys declared.
 pub fn tpch_tables(created: i64) -> Vec<Table> {
-    let t = |name: &str, cols: Vec<CatColumn>, pk: &[&str], fks: &[(&[&str], &str, &[&str])]| Table {
-        database: "SNOWFLAKE_SAMPLE_DATA".to_owned(),
-        schema: "TPCH_SF1".to_owned(),
-        name: name.to_owned(),
-        columns: cols,
-        primary_key: Some((
-            format!("SYS_CONSTRAINT_PK_{name}"),
-            pk.iter().map(|s| (*s).to_owned()).collect(),
-        )),
-        foreign_keys: fks
-            .iter()
-            .map(|(c, target, tc)| ForeignKey {
-                name: format!("SYS_CONSTRAINT_FK_{name}_{target}"),
-                columns: c.iter().map(|s| (*s).to_owned()).collect(),
-                target: (
-                    "SNOWFLAKE_SAMPLE_DATA".to_owned(),
-                    "TPCH_SF1".to_owned(),
-                    (*target).to_owned(),
-                ),
-                target_columns: tc.iter().map(|s| (*s).to_owned()).collect(),
-            })
-            .collect(),
-        is_view: false,
-        created,
-    };
+    let t =
+        |name: &str, cols: Vec<CatColumn>, pk: &[&str], fks: &[(&[&str], &str, &[&str])]| Table {
+            database: "SNOWFLAKE_SAMPLE_DATA".to_owned(),
+            schema: "TPCH_SF1".to_owned(),
+            name: name.to_owned(),
+            columns: cols,
+            primary_key: Some((
+                format!("SYS_CONSTRAINT_PK_{name}"),
+                pk.iter().map(|s| (*s).to_owned()).collect(),
+            )),
+            foreign_keys: fks
+                .iter()
+                .map(|(c, target, tc)| ForeignKey {
+                    name: format!("SYS_CONSTRAINT_FK_{name}_{target}"),
+                    columns: c.iter().map(|s| (*s).to_owned()).collect(),
+                    target: (
+                        "SNOWFLAKE_SAMPLE_DATA".to_owned(),
+                        "TPCH_SF1".to_owned(),
+                        (*target).to_owned(),
+                    ),
+                    target_columns: tc.iter().map(|s| (*s).to_owned()).collect(),
+                })
+                .collect(),
+            is_view: false,
+            created,
+        };
     vec![
         t(
             "REGION",
-            vec![col("R_REGIONKEY", N), col("R_NAME", V(25)), col("R_COMMENT", V(152))],
+            vec![
+                col("R_REGIONKEY", N),
+                col("R_NAME", V(25)),
+                col("R_COMMENT", V(152)),
+            ],
             &["R_REGIONKEY"],
             &[],
         ),

@@ -70,8 +70,12 @@ impl DateTime {
     }
 
     /// Storage text: `YYYY-MM-DD HH:MM:SS.fffffffff[ +HH:MM]`.
-    pub fn to_storage(&self) -> String {
-        let mut s = format!("{} {}", date_to_iso(self.days), time_to_storage(self.secs, self.nanos));
+    pub fn to_storage(self) -> String {
+        let mut s = format!(
+            "{} {}",
+            date_to_iso(self.days),
+            time_to_storage(self.secs, self.nanos)
+        );
         if let Some(off) = self.offset {
             s.push(' ');
             s.push_str(&offset_text(off, true));
@@ -213,7 +217,11 @@ fn parse_offset(s: &[u8]) -> Option<i32> {
     if s.get(i) == Some(&b':') {
         i += 1;
     }
-    let m = if i < s.len() { digits(s, &mut i, 2)?.0 } else { 0 };
+    let m = if i < s.len() {
+        digits(s, &mut i, 2)?.0
+    } else {
+        0
+    };
     (i == s.len() && hl == 2 && h <= 18 && m < 60).then_some(sign * (h * 60 + m) as i32)
 }
 
@@ -226,8 +234,18 @@ pub fn parse_time(text: &str) -> Option<(u32, u32)> {
 }
 
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
 
@@ -309,6 +327,7 @@ pub fn format_snowflake(fmt: &str, dt: &DateTime) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // STYLE.md §9: tests may unwrap
 mod tests {
     use super::*;
 
@@ -329,7 +348,10 @@ mod tests {
         assert_eq!(parse_date("03/27/2019"), Some(17982));
         assert_eq!(parse_date("2019-02-30"), None);
         let dt = parse_datetime("2021-03-19 17:06:59.5 +01:00").unwrap();
-        assert_eq!((dt.secs, dt.nanos, dt.offset), (61_619, 500_000_000, Some(60)));
+        assert_eq!(
+            (dt.secs, dt.nanos, dt.offset),
+            (61_619, 500_000_000, Some(60))
+        );
         assert_eq!(parse_time("23:01:59"), Some((82_919, 0)));
         assert!(parse_datetime("1995-01-01' OR '1'='1").is_none());
     }
@@ -347,6 +369,9 @@ mod tests {
             format_snowflake("YYYY-MM-DD HH24:MI:SS.FF3 TZHTZM", &dt),
             "2019-03-27 13:05:09.123 -0700"
         );
-        assert_eq!(format_snowflake("DY, DD MON YY HH12 AM", &dt), "Wed, 27 Mar 19 01 PM");
+        assert_eq!(
+            format_snowflake("DY, DD MON YY HH12 AM", &dt),
+            "Wed, 27 Mar 19 01 PM"
+        );
     }
 }

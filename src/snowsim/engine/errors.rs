@@ -93,7 +93,9 @@ impl SqlError {
         Self::new(
             "000603",
             "XX000",
-            format!("SQL execution internal error: Processing aborted due to error 300002:{context}."),
+            format!(
+                "SQL execution internal error: Processing aborted due to error 300002:{context}."
+            ),
         )
     }
 }

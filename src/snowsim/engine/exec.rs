@@ -98,14 +98,15 @@ pub fn map_err(e: rusqlite::Error, sql: &str) -> SqlError {
             return SqlError::cancelled();
         }
     }
-    let (line, pos) = |needle: &str| -> (u64, u64) {
+    let locate = |needle: &str| -> (u64, u64) {
         let upper = sql.to_ascii_uppercase();
         let n = needle.to_ascii_uppercase();
         let at = upper.find(&n).unwrap_or(0);
         let line = sql[..at].matches('\n').count() as u64 + 1;
         let col = at - sql[..at].rfind('\n').map_or(0, |i| i + 1);
         (line, col as u64)
-    }(msg.rsplit(": ").next().unwrap_or(""));
+    };
+    let (line, pos) = locate(msg.rsplit(": ").next().unwrap_or(""));
     if let Some(col) = msg.strip_prefix("no such column: ") {
         return SqlError::invalid_identifier(line, pos, &col.to_ascii_uppercase());
     }
@@ -113,7 +114,10 @@ pub fn map_err(e: rusqlite::Error, sql: &str) -> SqlError {
         return SqlError::new(
             "002140",
             "42601",
-            format!("SQL compilation error:\nUnknown function {}", f.to_ascii_uppercase()),
+            format!(
+                "SQL compilation error:\nUnknown function {}",
+                f.to_ascii_uppercase()
+            ),
         );
     }
     if let Some(col) = msg.strip_prefix("ambiguous column name: ") {
@@ -132,7 +136,9 @@ pub fn map_err(e: rusqlite::Error, sql: &str) -> SqlError {
 fn open(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.execute_batch(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY; \
@@ -176,7 +182,11 @@ impl Core {
 
     /// Takes a pooled connection (opening one if none is idle).
     pub fn conn(&self) -> Result<Pooled<'_>, SqlError> {
-        let idle = self.pool.lock().map_err(|_| SqlError::internal("pool"))?.pop();
+        let idle = self
+            .pool
+            .lock()
+            .map_err(|_| SqlError::internal("pool"))?
+            .pop();
         let conn = match idle {
             Some(c) => c,
             None => open(&self.path).map_err(internal)?,
@@ -189,7 +199,9 @@ impl Core {
 
     /// Current catalogue snapshot.
     pub fn snapshot(&self) -> Arc<Catalog> {
-        self.catalog.read().map_or_else(|p| p.into_inner().clone(), |c| c.clone())
+        self.catalog
+            .read()
+            .map_or_else(|p| p.into_inner().clone(), |c| c.clone())
     }
 
     fn set_catalog(&self, mut cat: Catalog) {
@@ -215,12 +227,17 @@ impl Core {
         let cat = self.snapshot();
         let conn = self.conn()?;
         let count = |t: &Table| -> i64 {
-            conn.query_row(&format!("SELECT COUNT(*) FROM {}", quote(&t.sqlite_name())), [], |r| r.get(0))
-                .unwrap_or(0)
+            conn.query_row(
+                &format!("SELECT COUNT(*) FROM {}", quote(&t.sqlite_name())),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap_or(0)
         };
         conn.execute_batch("BEGIN").map_err(internal)?;
         let r = infoschema::refresh(&conn, &cat, &self.owner, &count);
-        conn.execute_batch(if r.is_ok() { "COMMIT" } else { "ROLLBACK" }).map_err(internal)?;
+        conn.execute_batch(if r.is_ok() { "COMMIT" } else { "ROLLBACK" })
+            .map_err(internal)?;
         r.map_err(internal)
     }
 
@@ -236,14 +253,17 @@ impl Core {
         let mut stmt = conn.prepare_cached(sql).map_err(|e| map_err(e, sql))?;
         bind_all(&mut stmt, params)?;
         let n = stmt.column_count();
-        let mut types: Vec<Option<SfType>> = (0..n).map(|i| cols.get(i).and_then(|c| c.ty)).collect();
+        let mut types: Vec<Option<SfType>> =
+            (0..n).map(|i| cols.get(i).and_then(|c| c.ty)).collect();
         let mut seen_real = vec![false; n];
         let mut seen_text = vec![false; n];
         let names: Vec<String> = (0..n)
             .map(|i| {
-                cols.get(i)
-                    .map(|c| c.name.clone())
-                    .unwrap_or_else(|| stmt.column_name(i).map(str::to_ascii_uppercase).unwrap_or_default())
+                cols.get(i).map(|c| c.name.clone()).unwrap_or_else(|| {
+                    stmt.column_name(i)
+                        .map(str::to_ascii_uppercase)
+                        .unwrap_or_default()
+                })
             })
             .collect();
         let mut rows = Vec::new();
@@ -257,7 +277,8 @@ impl Core {
                     None => {
                         match v {
                             rusqlite::types::ValueRef::Real(_) => seen_real[i] = true,
-                            rusqlite::types::ValueRef::Text(_) | rusqlite::types::ValueRef::Blob(_) => seen_text[i] = true,
+                            rusqlite::types::ValueRef::Text(_)
+                            | rusqlite::types::ValueRef::Blob(_) => seen_text[i] = true,
                             _ => {}
                         }
                         encode(&SfType::STRING, v, fmt)
@@ -281,7 +302,11 @@ impl Core {
             .map(|i| {
                 let c = cols.get(i);
                 let ty = types[i].unwrap_or(SfType::STRING);
-                ty.column(&names[i], c.and_then(|c| c.origin.as_ref()), c.is_none_or(|c| c.nullable))
+                ty.column(
+                    &names[i],
+                    c.and_then(|c| c.origin.as_ref()),
+                    c.is_none_or(|c| c.nullable),
+                )
             })
             .collect();
         Ok(QueryResult {
@@ -309,18 +334,27 @@ impl Core {
         let (columns, row) = match kind {
             DmlKind::Insert => {
                 stats.num_rows_inserted = n;
-                (vec![count("number of rows inserted")], vec![Some(n.to_string())])
+                (
+                    vec![count("number of rows inserted")],
+                    vec![Some(n.to_string())],
+                )
             }
             DmlKind::Update => {
                 stats.num_rows_updated = n;
                 (
-                    vec![count("number of rows updated"), count("number of multi-joined rows updated")],
+                    vec![
+                        count("number of rows updated"),
+                        count("number of multi-joined rows updated"),
+                    ],
                     vec![Some(n.to_string()), Some("0".to_owned())],
                 )
             }
             DmlKind::Delete => {
                 stats.num_rows_deleted = n;
-                (vec![count("number of rows deleted")], vec![Some(n.to_string())])
+                (
+                    vec![count("number of rows deleted")],
+                    vec![Some(n.to_string())],
+                )
             }
         };
         Ok(QueryResult {
@@ -331,7 +365,11 @@ impl Core {
     }
 
     /// Applies a catalogue change (CREATE/DROP) and answers with Snowflake's status row.
-    pub fn ddl(&self, plan: &Plan, params: &HashMap<usize, rusqlite::types::Value>) -> Result<QueryResult, SqlError> {
+    pub fn ddl(
+        &self,
+        plan: &Plan,
+        params: &HashMap<usize, rusqlite::types::Value>,
+    ) -> Result<QueryResult, SqlError> {
         let _w = self.write.lock().map_err(|_| SqlError::internal("lock"))?;
         let mut cat = (*self.snapshot()).clone();
         let conn = self.conn()?;
@@ -344,19 +382,43 @@ impl Core {
         };
         let status = match plan {
             Plan::Status(s) => return Ok(status_result(s)),
-            Plan::CreateDatabase { name, if_not_exists, or_replace } => {
+            Plan::CreateDatabase {
+                name,
+                if_not_exists,
+                or_replace,
+            } => {
                 if let Some(old) = cat.databases.get(name) {
                     if *if_not_exists {
-                        return Ok(status_result(&format!("{name} already exists, statement succeeded.")));
+                        return Ok(status_result(&format!(
+                            "{name} already exists, statement succeeded."
+                        )));
                     }
                     if !*or_replace {
                         return Err(SqlError::already_exists(name));
                     }
-                    drop_tables(old.schemas.values().flat_map(|s| s.tables.values()).collect(), &mut sqls);
+                    drop_tables(
+                        old.schemas
+                            .values()
+                            .flat_map(|s| s.tables.values())
+                            .collect(),
+                        &mut sqls,
+                    );
                 }
-                let mut db = Database { created: now, ..Database::default() };
-                db.schemas.insert("PUBLIC".to_owned(), Schema { created: now, ..Schema::default() });
-                let mut info = Schema { created: now, ..Schema::default() };
+                let mut db = Database {
+                    created: now,
+                    ..Database::default()
+                };
+                db.schemas.insert(
+                    "PUBLIC".to_owned(),
+                    Schema {
+                        created: now,
+                        ..Schema::default()
+                    },
+                );
+                let mut info = Schema {
+                    created: now,
+                    ..Schema::default()
+                };
                 for v in infoschema::views(name, now) {
                     sqls.push(v.sqlite_ddl());
                     info.tables.insert(v.name.clone(), v);
@@ -365,21 +427,42 @@ impl Core {
                 cat.databases.insert(name.clone(), db);
                 format!("Database {name} successfully created.")
             }
-            Plan::CreateSchema { db, name, if_not_exists, or_replace } => {
-                let d = cat.databases.get_mut(db).ok_or_else(|| SqlError::does_not_exist("Database", db))?;
+            Plan::CreateSchema {
+                db,
+                name,
+                if_not_exists,
+                or_replace,
+            } => {
+                let d = cat
+                    .databases
+                    .get_mut(db)
+                    .ok_or_else(|| SqlError::does_not_exist("Database", db))?;
                 if let Some(old) = d.schemas.get(name) {
                     if *if_not_exists {
-                        return Ok(status_result(&format!("{name} already exists, statement succeeded.")));
+                        return Ok(status_result(&format!(
+                            "{name} already exists, statement succeeded."
+                        )));
                     }
                     if !*or_replace || name == infoschema::INFO {
                         return Err(SqlError::already_exists(name));
                     }
                     drop_tables(old.tables.values().collect(), &mut sqls);
                 }
-                d.schemas.insert(name.clone(), Schema { created: now, ..Schema::default() });
+                d.schemas.insert(
+                    name.clone(),
+                    Schema {
+                        created: now,
+                        ..Schema::default()
+                    },
+                );
                 format!("Schema {name} successfully created.")
             }
-            Plan::CreateTable { table, if_not_exists, or_replace, fill } => {
+            Plan::CreateTable {
+                table,
+                if_not_exists,
+                or_replace,
+                fill,
+            } => {
                 let s = cat
                     .databases
                     .get_mut(&table.database)
@@ -387,10 +470,18 @@ impl Core {
                     .schemas
                     .get_mut(&table.schema)
                     .filter(|_| table.schema != infoschema::INFO)
-                    .ok_or_else(|| SqlError::does_not_exist("Schema", &format!("{}.{}", table.database, table.schema)))?;
+                    .ok_or_else(|| {
+                        SqlError::does_not_exist(
+                            "Schema",
+                            &format!("{}.{}", table.database, table.schema),
+                        )
+                    })?;
                 if let Some(old) = s.tables.get(&table.name) {
                     if *if_not_exists {
-                        return Ok(status_result(&format!("{} already exists, statement succeeded.", table.name)));
+                        return Ok(status_result(&format!(
+                            "{} already exists, statement succeeded.",
+                            table.name
+                        )));
                     }
                     if !*or_replace {
                         return Err(SqlError::already_exists(&table.name));
@@ -404,7 +495,11 @@ impl Core {
                 s.tables.insert(table.name.clone(), table.clone());
                 format!("Table {} successfully created.", table.name)
             }
-            Plan::Drop { kind, parts, if_exists } => {
+            Plan::Drop {
+                kind,
+                parts,
+                if_exists,
+            } => {
                 let gone = |what: &str| {
                     if *if_exists {
                         Ok(None)
@@ -415,20 +510,33 @@ impl Core {
                 let found = match (*kind, parts.as_slice()) {
                     ("DATABASE", [d]) => match cat.databases.remove(d) {
                         Some(old) => {
-                            drop_tables(old.schemas.values().flat_map(|s| s.tables.values()).collect(), &mut sqls);
+                            drop_tables(
+                                old.schemas
+                                    .values()
+                                    .flat_map(|s| s.tables.values())
+                                    .collect(),
+                                &mut sqls,
+                            );
                             Some(d.clone())
                         }
                         None => gone("Database")?,
                     },
-                    ("SCHEMA", [d, s]) => match cat.databases.get_mut(d).and_then(|db| db.schemas.remove(s)) {
-                        Some(old) => {
-                            drop_tables(old.tables.values().collect(), &mut sqls);
-                            Some(s.clone())
+                    ("SCHEMA", [d, s]) => {
+                        match cat.databases.get_mut(d).and_then(|db| db.schemas.remove(s)) {
+                            Some(old) => {
+                                drop_tables(old.tables.values().collect(), &mut sqls);
+                                Some(s.clone())
+                            }
+                            None => gone("Schema")?,
                         }
-                        None => gone("Schema")?,
-                    },
+                    }
                     ("TABLE", [d, s, t]) => {
-                        match cat.databases.get_mut(d).and_then(|db| db.schemas.get_mut(s)).and_then(|sc| sc.tables.remove(t)) {
+                        match cat
+                            .databases
+                            .get_mut(d)
+                            .and_then(|db| db.schemas.get_mut(s))
+                            .and_then(|sc| sc.tables.remove(t))
+                        {
                             Some(old) => {
                                 drop_tables(vec![&old], &mut sqls);
                                 Some(t.clone())
@@ -440,7 +548,9 @@ impl Core {
                 };
                 match found {
                     Some(n) => format!("{n} successfully dropped."),
-                    None => "Drop statement executed successfully (object already dropped).".to_owned(),
+                    None => {
+                        "Drop statement executed successfully (object already dropped).".to_owned()
+                    }
                 }
             }
             _ => return Err(SqlError::internal("plan")),
@@ -448,7 +558,8 @@ impl Core {
         conn.execute_batch("BEGIN").map_err(internal)?;
         for s in &sqls {
             let r = conn.prepare(s).and_then(|mut st| {
-                bind_all(&mut st, params).map_err(|e| rusqlite::Error::UserFunctionError(e.message.into()))?;
+                bind_all(&mut st, params)
+                    .map_err(|e| rusqlite::Error::UserFunctionError(e.message.into()))?;
                 st.raw_execute()
             });
             if let Err(e) = r {
@@ -465,20 +576,28 @@ impl Core {
 fn status_result(msg: &str) -> QueryResult {
     let len = msg.chars().count() as u64;
     QueryResult {
-        columns: vec![Column { ..SfType::Text { length: len.max(1) }.column("status", None, false) }],
+        columns: vec![Column {
+            ..SfType::Text { length: len.max(1) }.column("status", None, false)
+        }],
         rows: vec![vec![Some(msg.to_owned())]],
         stats: None,
     }
 }
 
-fn bind_all(stmt: &mut rusqlite::Statement<'_>, params: &HashMap<usize, rusqlite::types::Value>) -> Result<(), SqlError> {
+fn bind_all(
+    stmt: &mut rusqlite::Statement<'_>,
+    params: &HashMap<usize, rusqlite::types::Value>,
+) -> Result<(), SqlError> {
     stmt.clear_bindings();
     for i in 1..=stmt.parameter_count() {
         let Some(name) = stmt.parameter_name(i) else {
             continue;
         };
         let idx: usize = name.trim_start_matches('?').parse().unwrap_or(0);
-        let v = params.get(&idx).cloned().unwrap_or(rusqlite::types::Value::Null);
+        let v = params
+            .get(&idx)
+            .cloned()
+            .unwrap_or(rusqlite::types::Value::Null);
         stmt.raw_bind_parameter(i, v).map_err(|e| map_err(e, ""))?;
     }
     Ok(())

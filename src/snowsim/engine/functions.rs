@@ -168,7 +168,10 @@ fn date_trunc(p: &str, mut dt: DateTime) -> Option<DateTime> {
         "SECOND" => {}
         _ => return None,
     }
-    if matches!(part(p).as_str(), "YEAR" | "QUARTER" | "MONTH" | "WEEK" | "DAY") {
+    if matches!(
+        part(p).as_str(),
+        "YEAR" | "QUARTER" | "MONTH" | "WEEK" | "DAY"
+    ) {
         dt.secs = 0;
     }
     dt.nanos = 0;
@@ -298,9 +301,10 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
         }),
         ("sf_datediff", 3, true, |c| {
             let p = part(&text(c.get_raw(0)).unwrap_or_default());
-            let (Some((a, _)), Some((b, _))) =
-                (to_dt(c.get_raw(1), "Timestamp")?, to_dt(c.get_raw(2), "Timestamp")?)
-            else {
+            let (Some((a, _)), Some((b, _))) = (
+                to_dt(c.get_raw(1), "Timestamp")?,
+                to_dt(c.get_raw(2), "Timestamp")?,
+            ) else {
                 return Ok(Value::Null);
             };
             let (ya, ma, _) = datetime::civil_from_days(a.days);
@@ -308,9 +312,13 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
             let months = (yb * 12 + i64::from(mb)) - (ya * 12 + i64::from(ma));
             Ok(Value::Integer(match p.as_str() {
                 "YEAR" => yb - ya,
-                "QUARTER" => (yb * 4 + i64::from((mb - 1) / 3)) - (ya * 4 + i64::from((ma - 1) / 3)),
+                "QUARTER" => {
+                    (yb * 4 + i64::from((mb - 1) / 3)) - (ya * 4 + i64::from((ma - 1) / 3))
+                }
                 "MONTH" => months,
-                "WEEK" => (b.days - (b.days + 3).rem_euclid(7) - a.days + (a.days + 3).rem_euclid(7)) / 7,
+                "WEEK" => {
+                    (b.days - (b.days + 3).rem_euclid(7) - a.days + (a.days + 3).rem_euclid(7)) / 7
+                }
                 "DAY" => b.days - a.days,
                 "HOUR" => b.epoch_secs() / 3600 - a.epoch_secs() / 3600,
                 "MINUTE" => b.epoch_secs() / 60 - a.epoch_secs() / 60,
@@ -404,7 +412,9 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
                 },
             }
         }),
-        ("sf_to_char", 1, true, |c| Ok(text(c.get_raw(0)).map_or(Value::Null, Value::Text))),
+        ("sf_to_char", 1, true, |c| {
+            Ok(text(c.get_raw(0)).map_or(Value::Null, Value::Text))
+        }),
         ("sf_uuid", 0, false, |_| {
             Ok(Value::Text(uuid::Uuid::new_v4().to_string()))
         }),
@@ -416,7 +426,7 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
             FunctionFlags::SQLITE_UTF8
         };
         let f = *f;
-        conn.create_scalar_function(*name, *n, flags, move |c| f(c))?;
+        conn.create_scalar_function(*name, *n, flags, f)?;
     }
     for n in [1, 2] {
         conn.create_scalar_function("sf_system_wait", n, FunctionFlags::SQLITE_UTF8, |c| {

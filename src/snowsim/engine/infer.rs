@@ -5,9 +5,8 @@
 //! Unknown expressions infer `ty: None`; the executor then types that column from its values.
 
 use sqlparser::ast::{
-    BinaryOperator, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Query,
-    Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr, TableFactor, UnaryOperator,
-    Value,
+    BinaryOperator, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Query, Select,
+    SelectItem, SelectItemQualifiedWildcardKind, SetExpr, TableFactor, UnaryOperator, Value,
 };
 
 use super::names::{norm, pos, Names};
@@ -70,21 +69,38 @@ pub fn sf_type(dt: &DataType) -> Option<SfType> {
         }
         "VARCHAR" | "STRING" | "TEXT" | "CHAR" | "CHARACTER" | "NVARCHAR" | "NCHAR"
         | "CHARACTER VARYING" | "CHAR VARYING" | "NVARCHAR2" => SfType::Text {
-            length: n(0, if base.starts_with("CHAR") && nums.is_empty() && !base.contains("VARYING") { 1 } else { MAX_TEXT }),
+            length: n(
+                0,
+                if base.starts_with("CHAR") && nums.is_empty() && !base.contains("VARYING") {
+                    1
+                } else {
+                    MAX_TEXT
+                },
+            ),
         },
-        "BINARY" | "VARBINARY" => SfType::Binary { length: n(0, 8_388_608) },
+        "BINARY" | "VARBINARY" => SfType::Binary {
+            length: n(0, 8_388_608),
+        },
         "BOOLEAN" | "BOOL" => SfType::Boolean,
         "DATE" => SfType::Date,
-        "TIME" => SfType::Time { scale: n(0, 9) as u32 },
-        "TIMESTAMP" | "TIMESTAMP_NTZ" | "DATETIME" | "TIMESTAMPNTZ" | "TIMESTAMP WITHOUT TIME ZONE" => {
-            SfType::TimestampNtz { scale: n(0, 9) as u32 }
-        }
+        "TIME" => SfType::Time {
+            scale: n(0, 9) as u32,
+        },
+        "TIMESTAMP"
+        | "TIMESTAMP_NTZ"
+        | "DATETIME"
+        | "TIMESTAMPNTZ"
+        | "TIMESTAMP WITHOUT TIME ZONE" => SfType::TimestampNtz {
+            scale: n(0, 9) as u32,
+        },
         "TIMESTAMP_LTZ" | "TIMESTAMPLTZ" | "TIMESTAMP WITH LOCAL TIME ZONE" => {
-            SfType::TimestampLtz { scale: n(0, 9) as u32 }
+            SfType::TimestampLtz {
+                scale: n(0, 9) as u32,
+            }
         }
-        "TIMESTAMP_TZ" | "TIMESTAMPTZ" | "TIMESTAMP WITH TIME ZONE" => {
-            SfType::TimestampTz { scale: n(0, 9) as u32 }
-        }
+        "TIMESTAMP_TZ" | "TIMESTAMPTZ" | "TIMESTAMP WITH TIME ZONE" => SfType::TimestampTz {
+            scale: n(0, 9) as u32,
+        },
         "VARIANT" | "OBJECT" | "ARRAY" => SfType::Variant,
         _ => return None,
     })
@@ -109,9 +125,7 @@ fn common(a: Option<SfType>, b: Option<SfType>) -> Option<SfType> {
         }
         (Some(x), Some(y)) if x.is_numeric() && y.is_numeric() => Some(SfType::Real),
         (Some(SfType::Text { length: l1 }), Some(SfType::Text { length: l2 })) => {
-            Some(SfType::Text {
-                length: l1.max(l2),
-            })
+            Some(SfType::Text { length: l1.max(l2) })
         }
         (Some(x), _) => Some(x),
     }
@@ -149,7 +163,9 @@ fn arith(op: &BinaryOperator, a: Option<SfType>, b: Option<SfType>) -> Option<Sf
             }
         }
         (SfType::Date, SfType::Date) if matches!(op, B::Minus) => fixed(9, 0),
-        (SfType::Date, SfType::Fixed { .. }) if matches!(op, B::Plus | B::Minus) => Some(SfType::Date),
+        (SfType::Date, SfType::Fixed { .. }) if matches!(op, B::Plus | B::Minus) => {
+            Some(SfType::Date)
+        }
         (x, y) if x.is_numeric() && y.is_numeric() => Some(SfType::Real),
         _ => None,
     }
@@ -275,12 +291,22 @@ impl<'n, 'a> Infer<'n, 'a> {
         }
     }
 
-    fn factor(&mut self, tf: &TableFactor, outer: &[Vec<Rel>], rels: &mut Vec<Rel>) -> Result<(), SqlError> {
+    fn factor(
+        &mut self,
+        tf: &TableFactor,
+        outer: &[Vec<Rel>],
+        rels: &mut Vec<Rel>,
+    ) -> Result<(), SqlError> {
         match tf {
             TableFactor::Table { name, alias, .. } => {
                 let parts = self.names.parts(name)?;
                 let cte = match parts.as_slice() {
-                    [one] => self.ctes.iter().rev().find(|(n, _)| n == one).map(|(_, c)| c.clone()),
+                    [one] => self
+                        .ctes
+                        .iter()
+                        .rev()
+                        .find(|(n, _)| n == one)
+                        .map(|(_, c)| c.clone()),
                     _ => None,
                 };
                 let (default_alias, cols) = match cte {
@@ -310,7 +336,9 @@ impl<'n, 'a> Infer<'n, 'a> {
                     cols,
                 });
             }
-            TableFactor::Derived { subquery, alias, .. } => {
+            TableFactor::Derived {
+                subquery, alias, ..
+            } => {
                 let mut cols = self.query(subquery, outer)?;
                 if let Some(a) = alias {
                     for (c, n) in cols.iter_mut().zip(&a.columns) {
@@ -328,7 +356,9 @@ impl<'n, 'a> Infer<'n, 'a> {
                     cols: Vec::new(),
                 });
             }
-            TableFactor::NestedJoin { table_with_joins, .. } => {
+            TableFactor::NestedJoin {
+                table_with_joins, ..
+            } => {
                 self.factor(&table_with_joins.relation, outer, rels)?;
                 for j in &table_with_joins.joins {
                     self.factor(&j.relation, outer, rels)?;
@@ -372,7 +402,10 @@ impl<'n, 'a> Infer<'n, 'a> {
                         out.extend(rels.iter().flat_map(|r| r.cols.iter().cloned()));
                     }
                 }
-                SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(n), _) => {
+                SelectItem::QualifiedWildcard(
+                    SelectItemQualifiedWildcardKind::ObjectName(n),
+                    _,
+                ) => {
                     let want = self.names.parts(n)?.pop().unwrap_or_default();
                     let rel = scopes
                         .last()
@@ -386,7 +419,12 @@ impl<'n, 'a> Infer<'n, 'a> {
         Ok(out)
     }
 
-    fn expr_with_aliases(&mut self, e: &Expr, scopes: &[Vec<Rel>], prior: &[Col]) -> Result<Col, SqlError> {
+    fn expr_with_aliases(
+        &mut self,
+        e: &Expr,
+        scopes: &[Vec<Rel>],
+        prior: &[Col],
+    ) -> Result<Col, SqlError> {
         let mut scopes = scopes.to_vec();
         // Snowflake lets later select items use earlier aliases ("lateral column alias").
         scopes.insert(
@@ -445,9 +483,15 @@ impl<'n, 'a> Infer<'n, 'a> {
             }
             Expr::Value(v) => match &v.value {
                 Value::Number(n, _) => c(number_literal(n), false),
-                Value::SingleQuotedString(s) | Value::DollarQuotedString(sqlparser::ast::DollarQuotedString { value: s, .. }) => {
-                    c(Some(SfType::Text { length: s.chars().count() as u64 }), false)
-                }
+                Value::SingleQuotedString(s)
+                | Value::DollarQuotedString(sqlparser::ast::DollarQuotedString {
+                    value: s, ..
+                }) => c(
+                    Some(SfType::Text {
+                        length: s.chars().count() as u64,
+                    }),
+                    false,
+                ),
                 Value::Boolean(_) => c(Some(SfType::Boolean), false),
                 Value::Null => c(None, true),
                 Value::Placeholder(_) => {
@@ -476,7 +520,12 @@ impl<'n, 'a> Infer<'n, 'a> {
                             Some(SfType::Text { length }) => length,
                             _ => 40,
                         };
-                        c(Some(SfType::Text { length: (len(l.ty) + len(r.ty)).min(MAX_TEXT) }), nullable)
+                        c(
+                            Some(SfType::Text {
+                                length: (len(l.ty) + len(r.ty)).min(MAX_TEXT),
+                            }),
+                            nullable,
+                        )
                     }
                     _ => c(Some(SfType::Boolean), nullable),
                 }
@@ -488,22 +537,38 @@ impl<'n, 'a> Infer<'n, 'a> {
                     _ => c(t.ty, t.nullable),
                 }
             }
-            Expr::Cast { data_type, expr, .. } => {
+            Expr::Cast {
+                data_type, expr, ..
+            } => {
                 let t = self.expr(expr, scopes)?;
                 c(sf_type(data_type), t.nullable)
             }
             Expr::TypedString(ts) => c(sf_type(&ts.data_type), false),
-            Expr::IsNull(_) | Expr::IsNotNull(_) | Expr::IsTrue(_) | Expr::IsFalse(_) | Expr::IsNotTrue(_) | Expr::IsNotFalse(_) | Expr::IsDistinctFrom(..) | Expr::IsNotDistinctFrom(..) | Expr::Exists { .. } => {
-                c(Some(SfType::Boolean), false)
-            }
-            Expr::InList { .. } | Expr::InSubquery { .. } | Expr::Between { .. } | Expr::Like { .. } | Expr::ILike { .. } | Expr::RLike { .. } | Expr::SimilarTo { .. } => {
-                c(Some(SfType::Boolean), true)
-            }
+            Expr::IsNull(_)
+            | Expr::IsNotNull(_)
+            | Expr::IsTrue(_)
+            | Expr::IsFalse(_)
+            | Expr::IsNotTrue(_)
+            | Expr::IsNotFalse(_)
+            | Expr::IsDistinctFrom(..)
+            | Expr::IsNotDistinctFrom(..)
+            | Expr::Exists { .. } => c(Some(SfType::Boolean), false),
+            Expr::InList { .. }
+            | Expr::InSubquery { .. }
+            | Expr::Between { .. }
+            | Expr::Like { .. }
+            | Expr::ILike { .. }
+            | Expr::RLike { .. }
+            | Expr::SimilarTo { .. } => c(Some(SfType::Boolean), true),
             Expr::Subquery(q) => {
                 let cols = self.query(q, scopes)?;
                 c(cols.first().and_then(|c| c.ty), true)
             }
-            Expr::Case { conditions, else_result, .. } => {
+            Expr::Case {
+                conditions,
+                else_result,
+                ..
+            } => {
                 let mut ty = None;
                 for w in conditions {
                     ty = common(ty, self.expr(&w.result, scopes)?.ty);
@@ -516,27 +581,41 @@ impl<'n, 'a> Infer<'n, 'a> {
             Expr::Extract { .. } => c(fixed(9, 0), true),
             Expr::Substring { expr, .. } | Expr::Trim { expr, .. } => {
                 let t = self.expr(expr, scopes)?;
-                c(t.ty.filter(|t| matches!(t, SfType::Text { .. })).or(Some(SfType::STRING)), t.nullable)
+                c(
+                    t.ty.filter(|t| matches!(t, SfType::Text { .. }))
+                        .or(Some(SfType::STRING)),
+                    t.nullable,
+                )
             }
             Expr::Ceil { expr, .. } | Expr::Floor { expr, .. } => {
                 let t = self.expr(expr, scopes)?;
-                c(match t.ty {
-                    Some(SfType::Fixed { precision, scale }) => fixed(precision - scale + 1, 0),
-                    other => other,
-                }, t.nullable)
+                c(
+                    match t.ty {
+                        Some(SfType::Fixed { precision, scale }) => fixed(precision - scale + 1, 0),
+                        other => other,
+                    },
+                    t.nullable,
+                )
             }
             Expr::Function(f) => self.function(f, scopes)?,
             _ => c(None, true),
         })
     }
 
-    fn function(&mut self, f: &sqlparser::ast::Function, scopes: &[Vec<Rel>]) -> Result<Col, SqlError> {
+    fn function(
+        &mut self,
+        f: &sqlparser::ast::Function,
+        scopes: &[Vec<Rel>],
+    ) -> Result<Col, SqlError> {
         let c = Self::computed;
         let name = f.name.to_string().to_ascii_uppercase();
         let args = args_of(f);
         let star = matches!(&f.args, FunctionArguments::List(l) if l.args.iter().any(|a| matches!(a, FunctionArg::Unnamed(FunctionArgExpr::Wildcard))));
         let mut types = Vec::with_capacity(args.len());
-        if !matches!(name.as_str(), "DATE_TRUNC" | "DATEADD" | "DATEDIFF" | "DATE_PART" | "TIMESTAMPADD" | "TIMESTAMPDIFF") {
+        if !matches!(
+            name.as_str(),
+            "DATE_TRUNC" | "DATEADD" | "DATEDIFF" | "DATE_PART" | "TIMESTAMPADD" | "TIMESTAMPDIFF"
+        ) {
             for a in &args {
                 types.push(self.expr(a, scopes)?);
             }
@@ -550,34 +629,62 @@ impl<'n, 'a> Infer<'n, 'a> {
         let text = Some(SfType::STRING);
         Ok(match name.as_str() {
             "COUNT" | "COUNT_IF" if star || !args.is_empty() => c(fixed(18, 0), false),
-            "SUM" => c(match first {
-                Some(SfType::Fixed { scale, .. }) => fixed(38, scale),
-                other => other,
-            }, true),
-            "AVG" | "MEDIAN" => c(match first {
-                Some(SfType::Fixed { precision, scale }) => {
-                    let s = scale.max((scale + 6).min(12));
-                    fixed((precision - scale + s).max(38), s)
-                }
-                Some(_) => Some(SfType::Real),
-                None => None,
-            }, true),
+            "SUM" => c(
+                match first {
+                    Some(SfType::Fixed { scale, .. }) => fixed(38, scale),
+                    other => other,
+                },
+                true,
+            ),
+            "AVG" | "MEDIAN" => c(
+                match first {
+                    Some(SfType::Fixed { precision, scale }) => {
+                        let s = scale.max((scale + 6).min(12));
+                        fixed((precision - scale + s).max(38), s)
+                    }
+                    Some(_) => Some(SfType::Real),
+                    None => None,
+                },
+                true,
+            ),
             "MIN" | "MAX" | "ANY_VALUE" => c(first, true),
             "STDDEV" | "VARIANCE" | "STDDEV_SAMP" | "VAR_SAMP" => c(Some(SfType::Real), true),
-            "CURRENT_USER" | "CURRENT_ROLE" | "CURRENT_ACCOUNT" | "CURRENT_WAREHOUSE" | "CURRENT_DATABASE" | "CURRENT_SCHEMA" | "CURRENT_VERSION" | "CURRENT_REGION" | "CURRENT_ACCOUNT_NAME" | "CURRENT_ORGANIZATION_NAME" | "CURRENT_CLIENT" | "CURRENT_SESSION" => {
-                c(text, matches!(name.as_str(), "CURRENT_WAREHOUSE" | "CURRENT_DATABASE" | "CURRENT_SCHEMA"))
+            "CURRENT_USER"
+            | "CURRENT_ROLE"
+            | "CURRENT_ACCOUNT"
+            | "CURRENT_WAREHOUSE"
+            | "CURRENT_DATABASE"
+            | "CURRENT_SCHEMA"
+            | "CURRENT_VERSION"
+            | "CURRENT_REGION"
+            | "CURRENT_ACCOUNT_NAME"
+            | "CURRENT_ORGANIZATION_NAME"
+            | "CURRENT_CLIENT"
+            | "CURRENT_SESSION" => c(
+                text,
+                matches!(
+                    name.as_str(),
+                    "CURRENT_WAREHOUSE" | "CURRENT_DATABASE" | "CURRENT_SCHEMA"
+                ),
+            ),
+            "CURRENT_TIMESTAMP" | "GETDATE" | "LOCALTIMESTAMP" | "SYSTIMESTAMP" => {
+                c(Some(SfType::TimestampLtz { scale: 9 }), false)
             }
-            "CURRENT_TIMESTAMP" | "GETDATE" | "LOCALTIMESTAMP" | "SYSTIMESTAMP" => c(Some(SfType::TimestampLtz { scale: 9 }), false),
             "SYSDATE" => c(Some(SfType::TimestampNtz { scale: 9 }), false),
             "CURRENT_DATE" => c(Some(SfType::Date), false),
             "CURRENT_TIME" | "LOCALTIME" => c(Some(SfType::Time { scale: 9 }), false),
-            "DATE_TRUNC" | "DATEADD" | "TIMESTAMPADD" => c(types.last().and_then(|t| t.ty), any_null),
+            "DATE_TRUNC" | "DATEADD" | "TIMESTAMPADD" => {
+                c(types.last().and_then(|t| t.ty), any_null)
+            }
             "DATEDIFF" | "TIMESTAMPDIFF" => c(fixed(18, 0), any_null),
-            "YEAR" | "MONTH" | "DAY" | "DAYOFMONTH" | "QUARTER" | "HOUR" | "MINUTE" | "SECOND" | "DAYOFWEEK" | "DAYOFYEAR" | "WEEK" | "WEEKOFYEAR" | "DATE_PART" | "YEAROFWEEK" => {
+            "YEAR" | "MONTH" | "DAY" | "DAYOFMONTH" | "QUARTER" | "HOUR" | "MINUTE" | "SECOND"
+            | "DAYOFWEEK" | "DAYOFYEAR" | "WEEK" | "WEEKOFYEAR" | "DATE_PART" | "YEAROFWEEK" => {
                 c(fixed(9, 0), any_null)
             }
             "TO_DATE" | "DATE" | "TRY_TO_DATE" => c(Some(SfType::Date), any_null),
-            "TO_TIMESTAMP" | "TO_TIMESTAMP_NTZ" => c(Some(SfType::TimestampNtz { scale: 9 }), any_null),
+            "TO_TIMESTAMP" | "TO_TIMESTAMP_NTZ" => {
+                c(Some(SfType::TimestampNtz { scale: 9 }), any_null)
+            }
             "TO_TIMESTAMP_LTZ" => c(Some(SfType::TimestampLtz { scale: 9 }), any_null),
             "TO_TIMESTAMP_TZ" => c(Some(SfType::TimestampTz { scale: 9 }), any_null),
             "TO_TIME" => c(Some(SfType::Time { scale: 9 }), any_null),
@@ -588,35 +695,70 @@ impl<'n, 'a> Infer<'n, 'a> {
             }
             "TO_DOUBLE" => c(Some(SfType::Real), any_null),
             "TO_BOOLEAN" => c(Some(SfType::Boolean), any_null),
-            "TO_CHAR" | "TO_VARCHAR" | "UUID_STRING" | "SYSTEM$WAIT" | "LISTAGG" => c(text, any_null),
-            "IFF" => c(common(types.get(1).and_then(|t| t.ty), types.get(2).and_then(|t| t.ty)), true),
+            "TO_CHAR" | "TO_VARCHAR" | "UUID_STRING" | "SYSTEM$WAIT" | "LISTAGG" => {
+                c(text, any_null)
+            }
+            "IFF" => c(
+                common(
+                    types.get(1).and_then(|t| t.ty),
+                    types.get(2).and_then(|t| t.ty),
+                ),
+                true,
+            ),
             "COALESCE" | "NVL" | "IFNULL" | "NULLIF" | "ZEROIFNULL" | "GREATEST" | "LEAST" => {
                 let ty = types.iter().fold(None, |acc, t| common(acc, t.ty));
                 c(ty, types.iter().all(|t| t.nullable))
             }
-            "UPPER" | "LOWER" | "TRIM" | "LTRIM" | "RTRIM" | "INITCAP" | "REVERSE" => {
-                c(first.filter(|t| matches!(t, SfType::Text { .. })).or(text), any_null)
-            }
-            "SUBSTR" | "SUBSTRING" | "LEFT" | "RIGHT" | "REPLACE" | "CONCAT" | "LPAD" | "RPAD" | "SPLIT_PART" => c(text, any_null),
+            "UPPER" | "LOWER" | "TRIM" | "LTRIM" | "RTRIM" | "INITCAP" | "REVERSE" => c(
+                first.filter(|t| matches!(t, SfType::Text { .. })).or(text),
+                any_null,
+            ),
+            "SUBSTR" | "SUBSTRING" | "LEFT" | "RIGHT" | "REPLACE" | "CONCAT" | "LPAD" | "RPAD"
+            | "SPLIT_PART" => c(text, any_null),
             "LENGTH" | "LEN" | "CHARINDEX" | "POSITION" => c(fixed(18, 0), any_null),
             "ABS" => c(first, any_null),
             "ROUND" | "TRUNC" | "TRUNCATE" => {
                 let digits = literal_int(args.get(1)).unwrap_or(0);
-                c(match first {
-                    Some(SfType::Fixed { precision, scale }) => fixed(precision, scale.min(digits)),
-                    other => other,
-                }, any_null)
+                c(
+                    match first {
+                        Some(SfType::Fixed { precision, scale }) => {
+                            fixed(precision, scale.min(digits))
+                        }
+                        other => other,
+                    },
+                    any_null,
+                )
             }
-            "CEIL" | "FLOOR" => c(match first {
-                Some(SfType::Fixed { precision, scale }) => fixed(precision - scale + 1, 0),
-                other => other,
-            }, any_null),
+            "CEIL" | "FLOOR" => c(
+                match first {
+                    Some(SfType::Fixed { precision, scale }) => fixed(precision - scale + 1, 0),
+                    other => other,
+                },
+                any_null,
+            ),
             "SEQ1" | "SEQ2" | "SEQ4" | "SEQ8" | "RANDOM" | "HASH" => c(fixed(38, 0), false),
             "UNIFORM" => {
-                let ints = types.iter().take(2).all(|t| matches!(t.ty, Some(SfType::Fixed { scale: 0, .. })));
-                c(if ints { fixed(38, 0) } else { Some(SfType::Real) }, false)
+                let ints = types
+                    .iter()
+                    .take(2)
+                    .all(|t| matches!(t.ty, Some(SfType::Fixed { scale: 0, .. })));
+                c(
+                    if ints {
+                        fixed(38, 0)
+                    } else {
+                        Some(SfType::Real)
+                    },
+                    false,
+                )
             }
-            "DIV0" => c(arith(&BinaryOperator::Divide, first, types.get(1).and_then(|t| t.ty)), any_null),
+            "DIV0" => c(
+                arith(
+                    &BinaryOperator::Divide,
+                    first,
+                    types.get(1).and_then(|t| t.ty),
+                ),
+                any_null,
+            ),
             "CONTAINS" | "STARTSWITH" | "ENDSWITH" => c(Some(SfType::Boolean), any_null),
             "ROW_NUMBER" | "RANK" | "DENSE_RANK" => c(fixed(38, 0), false),
             _ => c(None, true),

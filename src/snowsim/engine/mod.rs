@@ -18,10 +18,10 @@ mod plan;
 mod rewrite;
 mod show;
 mod split;
-mod tpch;
-mod types;
 #[cfg(test)]
 mod tests;
+mod tpch;
+mod types;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -245,9 +245,15 @@ impl Engine {
                 ("PARTSUPP", "PS_PARTKEY"),
                 ("NATION", "N_NATIONKEY"),
             ] {
-                let table = catalog::quote(&catalog::sqlite_name("SNOWFLAKE_SAMPLE_DATA", "TPCH_SF1", t));
-                conn.execute_batch(&format!("CREATE INDEX \"ix_{t}_{cols}\" ON {table} (\"{cols}\")"))
-                    .map_err(|_| SqlError::internal("index"))?;
+                let table = catalog::quote(&catalog::sqlite_name(
+                    "SNOWFLAKE_SAMPLE_DATA",
+                    "TPCH_SF1",
+                    t,
+                ));
+                conn.execute_batch(&format!(
+                    "CREATE INDEX \"ix_{t}_{cols}\" ON {table} (\"{cols}\")"
+                ))
+                .map_err(|_| SqlError::internal("index"))?;
             }
         }
         core.refresh_info()?;
@@ -288,7 +294,12 @@ impl Engine {
         functions::with_state(state, || self.run(ctx, sql, opts))
     }
 
-    fn run(&self, ctx: &SessionContext, sql: &str, opts: &ExecOptions) -> Result<QueryResult, SqlError> {
+    fn run(
+        &self,
+        ctx: &SessionContext,
+        sql: &str,
+        opts: &ExecOptions,
+    ) -> Result<QueryResult, SqlError> {
         let fmt = types::OutputFormats::from_parameters(&opts.parameters);
         let cat = self.core.snapshot();
         if show::is_show(sql) {
@@ -335,7 +346,12 @@ impl Engine {
             binds: key_binds,
             version: cat.version,
         };
-        let cached = self.core.plans.lock().ok().and_then(|p| p.get(&key).cloned());
+        let cached = self
+            .core
+            .plans
+            .lock()
+            .ok()
+            .and_then(|p| p.get(&key).cloned());
         let plan = match cached {
             Some(p) => p,
             None => {

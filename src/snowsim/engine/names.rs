@@ -6,7 +6,9 @@
 
 use std::collections::HashMap;
 
-use sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, Ident, ObjectName, ObjectNamePart, Value};
+use sqlparser::ast::{
+    Expr, FunctionArg, FunctionArgExpr, Ident, ObjectName, ObjectNamePart, Value,
+};
 use sqlparser::tokenizer::{Location, Token, Tokenizer};
 
 use super::bind::BoundValue;
@@ -24,7 +26,10 @@ pub fn norm(id: &Ident) -> String {
 
 /// Error position (1-based line, 0-based column) of an identifier.
 pub fn pos(id: &Ident) -> (u64, u64) {
-    (id.span.start.line.max(1), id.span.start.column.saturating_sub(1))
+    (
+        id.span.start.line.max(1),
+        id.span.start.column.saturating_sub(1),
+    )
 }
 
 /// Parses an identifier text as given to `IDENTIFIER('…')` (`db.schema."Tbl"`).
@@ -89,7 +94,10 @@ pub fn number_placeholders(
         return out;
     };
     let mut next = 0;
-    let mut tokens = tokens.into_iter().filter(|t| !matches!(t.token, Token::Whitespace(_))).peekable();
+    let mut tokens = tokens
+        .into_iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .peekable();
     while let Some(t) = tokens.next() {
         // `:1` may arrive as a colon followed by a number; the parser joins them.
         if t.token == Token::Colon {

@@ -120,16 +120,25 @@ fn syntax_error(e: &ParserError, sql: &str) -> SqlError {
                 .unwrap_or("<EOF>")
                 .to_owned()
         });
-    let found = if found == "EOF" { "<EOF>".to_owned() } else { found };
+    let found = if found == "EOF" {
+        "<EOF>".to_owned()
+    } else {
+        found
+    };
     SqlError::syntax(line, col, &found)
 }
 
 /// Parses exactly one statement.
 pub fn parse_one(sql: &str) -> Result<Statement, SqlError> {
-    let mut stmts = Parser::parse_sql(&SnowflakeDialect {}, sql).map_err(|e| syntax_error(&e, sql))?;
+    let mut stmts =
+        Parser::parse_sql(&SnowflakeDialect {}, sql).map_err(|e| syntax_error(&e, sql))?;
     match stmts.len() {
         1 => Ok(stmts.remove(0)),
-        0 => Err(SqlError::new("000900", "42000", "SQL compilation error:\nEmpty SQL statement.")),
+        0 => Err(SqlError::new(
+            "000900",
+            "42000",
+            "SQL compilation error:\nEmpty SQL statement.",
+        )),
         n => Err(SqlError::new(
             "000008",
             "0A000",
@@ -175,7 +184,9 @@ pub fn plan(
             })
         }
         s @ Statement::Update(_) => dml(s, &mut rw, DmlKind::Update),
-        Statement::Delete(Delete { ref using, .. }) if using.is_some() => Err(SqlError::unsupported("DELETE … USING")),
+        Statement::Delete(Delete { ref using, .. }) if using.is_some() => {
+            Err(SqlError::unsupported("DELETE … USING"))
+        }
         s @ Statement::Delete(_) => dml(s, &mut rw, DmlKind::Delete),
         Statement::CreateDatabase {
             db_name,
@@ -222,7 +233,9 @@ pub fn plan(
                 ObjectType::Database => "DATABASE",
                 _ => return Err(SqlError::unsupported("DROP of this object type")),
             };
-            let first = objs.first().ok_or_else(|| SqlError::syntax(1, 0, "<EOF>"))?;
+            let first = objs
+                .first()
+                .ok_or_else(|| SqlError::syntax(1, 0, "<EOF>"))?;
             let parts = names.parts(first)?;
             let parts = match kind {
                 "TABLE" => {
@@ -230,7 +243,10 @@ pub fn plan(
                     vec![d, s, t]
                 }
                 "SCHEMA" if parts.len() == 1 => {
-                    vec![names.qualify(&[parts[0].clone(), String::new()])?.0, parts[0].clone()]
+                    vec![
+                        names.qualify(&[parts[0].clone(), String::new()])?.0,
+                        parts[0].clone(),
+                    ]
                 }
                 _ => parts,
             };
@@ -240,9 +256,10 @@ pub fn plan(
                 if_exists,
             })
         }
-        Statement::StartTransaction { .. } | Statement::Commit { .. } | Statement::Rollback { .. } | Statement::Use(_) => {
-            Ok(Plan::Status("Statement executed successfully.".to_owned()))
-        }
+        Statement::StartTransaction { .. }
+        | Statement::Commit { .. }
+        | Statement::Rollback { .. }
+        | Statement::Use(_) => Ok(Plan::Status("Statement executed successfully.".to_owned())),
         _ => Err(SqlError::unsupported(
             sql.split_whitespace().next().unwrap_or("statement"),
         )),
@@ -289,7 +306,11 @@ fn insert(ins: &mut Insert, names: &Names<'_>, rw: &mut Rewriter<'_, '_>) -> Res
     Ok(())
 }
 
-fn create_table(ct: CreateTable, names: &Names<'_>, rw: &mut Rewriter<'_, '_>) -> Result<Plan, SqlError> {
+fn create_table(
+    ct: CreateTable,
+    names: &Names<'_>,
+    rw: &mut Rewriter<'_, '_>,
+) -> Result<Plan, SqlError> {
     let (db, schema, name) = names.qualify(&names.parts(&ct.name)?)?;
     let mut columns = Vec::new();
     let mut pk: Option<Vec<String>> = None;
@@ -299,7 +320,10 @@ fn create_table(ct: CreateTable, names: &Names<'_>, rw: &mut Rewriter<'_, '_>) -
             SqlError::new(
                 "002040",
                 "42601",
-                format!("SQL compilation error:\nUnsupported data type '{}'.", c.data_type),
+                format!(
+                    "SQL compilation error:\nUnsupported data type '{}'.",
+                    c.data_type
+                ),
             )
         })?;
         let mut nullable = true;
@@ -322,12 +346,20 @@ fn create_table(ct: CreateTable, names: &Names<'_>, rw: &mut Rewriter<'_, '_>) -
     for k in &ct.constraints {
         match k {
             TableConstraint::PrimaryKey(p) => {
-                pk = Some(p.columns.iter().map(|c| c.column.expr.to_string().to_ascii_uppercase()).collect());
+                pk = Some(
+                    p.columns
+                        .iter()
+                        .map(|c| c.column.expr.to_string().to_ascii_uppercase())
+                        .collect(),
+                );
             }
             TableConstraint::ForeignKey(f) => {
                 let target = names.qualify(&names.parts(&f.foreign_table)?)?;
                 fks.push(ForeignKey {
-                    name: f.name.as_ref().map_or_else(|| format!("SYS_CONSTRAINT_FK_{name}_{}", fks.len() + 1), norm),
+                    name: f.name.as_ref().map_or_else(
+                        || format!("SYS_CONSTRAINT_FK_{name}_{}", fks.len() + 1),
+                        norm,
+                    ),
                     columns: f.columns.iter().map(norm).collect(),
                     target,
                     target_columns: f.referred_columns.iter().map(norm).collect(),

@@ -121,12 +121,23 @@ fn is_numeric_expr(e: &Expr) -> bool {
             let n = f.name.to_string().to_ascii_lowercase();
             matches!(
                 n.as_str(),
-                "sf_date_part" | "sf_datediff" | "count" | "sum" | "avg" | "length" | "abs" | "round" | "sf_div"
+                "sf_date_part"
+                    | "sf_datediff"
+                    | "count"
+                    | "sum"
+                    | "avg"
+                    | "length"
+                    | "abs"
+                    | "round"
+                    | "sf_div"
             )
         }
         Expr::BinaryOp { op, .. } => matches!(
             op,
-            BinaryOperator::Plus | BinaryOperator::Minus | BinaryOperator::Multiply | BinaryOperator::Modulo
+            BinaryOperator::Plus
+                | BinaryOperator::Minus
+                | BinaryOperator::Multiply
+                | BinaryOperator::Modulo
         ),
         Expr::Nested(inner) => is_numeric_expr(inner),
         _ => false,
@@ -168,7 +179,12 @@ impl<'n, 'a> Rewriter<'n, 'a> {
         let mut rows = None;
         if let FunctionArguments::List(l) = &f.args {
             for a in &l.args {
-                if let FunctionArg::Named { name, arg: FunctionArgExpr::Expr(e), .. } = a {
+                if let FunctionArg::Named {
+                    name,
+                    arg: FunctionArgExpr::Expr(e),
+                    ..
+                } = a
+                {
                     if name.value.eq_ignore_ascii_case("ROWCOUNT") {
                         rows = Some(e.clone());
                     }
@@ -217,7 +233,10 @@ impl<'n, 'a> Rewriter<'n, 'a> {
         if t.schema == super::infoschema::INFO {
             self.reads_info_schema = true;
         }
-        *name = ObjectName::from(vec![Ident::with_quote('"', sqlite_name(&t.database, &t.schema, &t.name))]);
+        *name = ObjectName::from(vec![Ident::with_quote(
+            '"',
+            sqlite_name(&t.database, &t.schema, &t.name),
+        )]);
         Ok(t.name.clone())
     }
 
@@ -241,21 +260,33 @@ impl<'n, 'a> Rewriter<'n, 'a> {
             "CURRENT_SCHEMA" => s(&ctx.schema),
             "CURRENT_VERSION" => lit("9.30.0"),
             "CURRENT_REGION" => lit("AWS_US_WEST_2"),
-            "CURRENT_TIMESTAMP" | "GETDATE" | "LOCALTIMESTAMP" | "SYSTIMESTAMP" | "SYSDATE" => call("sf_now", vec![]),
+            "CURRENT_TIMESTAMP" | "GETDATE" | "LOCALTIMESTAMP" | "SYSTIMESTAMP" | "SYSDATE" => {
+                call("sf_now", vec![])
+            }
             "CURRENT_DATE" => call("sf_current_date", vec![]),
             "CURRENT_TIME" | "LOCALTIME" => call("sf_current_time", vec![]),
             "DATE_TRUNC" => call("sf_date_trunc", vec![part_arg(&arg(0)), arg(1)]),
             "DATE_PART" => call("sf_date_part", vec![part_arg(&arg(0)), arg(1)]),
-            "YEAR" | "MONTH" | "DAY" | "DAYOFMONTH" | "QUARTER" | "HOUR" | "MINUTE" | "SECOND" | "DAYOFWEEK" | "DAYOFYEAR" | "WEEK" | "WEEKOFYEAR" => {
+            "YEAR" | "MONTH" | "DAY" | "DAYOFMONTH" | "QUARTER" | "HOUR" | "MINUTE" | "SECOND"
+            | "DAYOFWEEK" | "DAYOFYEAR" | "WEEK" | "WEEKOFYEAR" => {
                 call("sf_date_part", vec![lit(&name), arg(0)])
             }
-            "DATEADD" | "TIMESTAMPADD" => call("sf_dateadd", vec![part_arg(&arg(0)), arg(1), arg(2)]),
-            "DATEDIFF" | "TIMESTAMPDIFF" => call("sf_datediff", vec![part_arg(&arg(0)), arg(1), arg(2)]),
+            "DATEADD" | "TIMESTAMPADD" => {
+                call("sf_dateadd", vec![part_arg(&arg(0)), arg(1), arg(2)])
+            }
+            "DATEDIFF" | "TIMESTAMPDIFF" => {
+                call("sf_datediff", vec![part_arg(&arg(0)), arg(1), arg(2)])
+            }
             "TO_DATE" | "DATE" | "TRY_TO_DATE" => call("sf_to_date", vec![arg(0)]),
-            "TO_TIMESTAMP" | "TO_TIMESTAMP_NTZ" | "TO_TIMESTAMP_LTZ" => call("sf_to_timestamp", vec![arg(0)]),
+            "TO_TIMESTAMP" | "TO_TIMESTAMP_NTZ" | "TO_TIMESTAMP_LTZ" => {
+                call("sf_to_timestamp", vec![arg(0)])
+            }
             "TO_TIMESTAMP_TZ" => call("sf_to_timestamp_tz", vec![arg(0)]),
             "TO_TIME" => call("sf_to_time", vec![arg(0)]),
-            "TO_NUMBER" | "TO_DECIMAL" | "TO_NUMERIC" => call("sf_to_number", vec![arg(0), a.get(2).cloned().unwrap_or_else(|| num(0))]),
+            "TO_NUMBER" | "TO_DECIMAL" | "TO_NUMERIC" => call(
+                "sf_to_number",
+                vec![arg(0), a.get(2).cloned().unwrap_or_else(|| num(0))],
+            ),
             "TO_DOUBLE" => call("sf_to_double", vec![arg(0)]),
             "TO_BOOLEAN" => call("sf_to_boolean", vec![arg(0)]),
             "TO_CHAR" | "TO_VARCHAR" => call("sf_to_char", vec![arg(0)]),
@@ -275,11 +306,16 @@ impl<'n, 'a> Rewriter<'n, 'a> {
                 right: Box::new(num(0)),
             },
             "STARTSWITH" => Expr::BinaryOp {
-                left: Box::new(call("substr", vec![arg(0), num(1), call("length", vec![arg(1)])])),
+                left: Box::new(call(
+                    "substr",
+                    vec![arg(0), num(1), call("length", vec![arg(1)])],
+                )),
                 op: BinaryOperator::Eq,
                 right: Box::new(arg(1)),
             },
-            "SEQ1" | "SEQ2" | "SEQ4" | "SEQ8" if self.has_generator => Expr::Identifier(Ident::new("__SEQ")),
+            "SEQ1" | "SEQ2" | "SEQ4" | "SEQ8" if self.has_generator => {
+                Expr::Identifier(Ident::new("__SEQ"))
+            }
             "SEQ1" | "SEQ2" | "SEQ4" | "SEQ8" => return None,
             _ => return None,
         })
@@ -291,7 +327,12 @@ impl VisitorMut for Rewriter<'_, '_> {
 
     fn pre_visit_table_factor(&mut self, tf: &mut TableFactor) -> ControlFlow<SqlError> {
         let replacement = match tf {
-            TableFactor::Table { name, alias, args: None, .. } => {
+            TableFactor::Table {
+                name,
+                alias,
+                args: None,
+                ..
+            } => {
                 let parts = match self.names.parts(name) {
                     Ok(p) => p,
                     Err(e) => return ControlFlow::Break(e),
@@ -314,19 +355,18 @@ impl VisitorMut for Rewriter<'_, '_> {
                     Err(e) => return ControlFlow::Break(e),
                 }
             }
-            TableFactor::TableFunction { expr: Expr::Function(f), alias }
-                if f.name.to_string().eq_ignore_ascii_case("GENERATOR") =>
-            {
-                match self.generator(f) {
-                    Ok(q) => Some(TableFactor::Derived {
-                        lateral: false,
-                        subquery: Box::new(q),
-                        alias: alias.take(),
-                        sample: None,
-                    }),
-                    Err(e) => return ControlFlow::Break(e),
-                }
-            }
+            TableFactor::TableFunction {
+                expr: Expr::Function(f),
+                alias,
+            } if f.name.to_string().eq_ignore_ascii_case("GENERATOR") => match self.generator(f) {
+                Ok(q) => Some(TableFactor::Derived {
+                    lateral: false,
+                    subquery: Box::new(q),
+                    alias: alias.take(),
+                    sample: None,
+                }),
+                Err(e) => return ControlFlow::Break(e),
+            },
             _ => None,
         };
         if let Some(r) = replacement {
@@ -344,7 +384,9 @@ impl VisitorMut for Rewriter<'_, '_> {
                 None
             }
             Expr::Function(f) => self.function(f),
-            Expr::Cast { expr, data_type, .. } => {
+            Expr::Cast {
+                expr, data_type, ..
+            } => {
                 let inner = std::mem::replace(expr.as_mut(), null());
                 Some(cast_to(sf_type(data_type), inner))
             }
@@ -357,24 +399,42 @@ impl VisitorMut for Rewriter<'_, '_> {
             }
             Expr::Extract { field, expr, .. } => {
                 let inner = std::mem::replace(expr.as_mut(), null());
-                Some(call("sf_date_part", vec![lit(&field.to_string().to_ascii_uppercase()), inner]))
+                Some(call(
+                    "sf_date_part",
+                    vec![lit(&field.to_string().to_ascii_uppercase()), inner],
+                ))
             }
-            Expr::BinaryOp { left, op: BinaryOperator::Divide, right } => {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Divide,
+                right,
+            } => {
                 let l = std::mem::replace(left.as_mut(), null());
                 let r = std::mem::replace(right.as_mut(), null());
                 Some(call("sf_div", vec![l, r]))
             }
-            Expr::BinaryOp { left, op, right }
-                if matches!(
-                    op,
-                    BinaryOperator::Eq | BinaryOperator::NotEq | BinaryOperator::Lt | BinaryOperator::LtEq | BinaryOperator::Gt | BinaryOperator::GtEq
-                ) =>
-            {
+            Expr::BinaryOp {
+                left,
+                op:
+                    BinaryOperator::Eq
+                    | BinaryOperator::NotEq
+                    | BinaryOperator::Lt
+                    | BinaryOperator::LtEq
+                    | BinaryOperator::Gt
+                    | BinaryOperator::GtEq,
+                right,
+            } => {
                 coerce(left, right);
                 coerce(right, left);
                 None
             }
-            Expr::ILike { negated, expr, pattern, escape_char, any } => {
+            Expr::ILike {
+                negated,
+                expr,
+                pattern,
+                escape_char,
+                any,
+            } => {
                 let l = std::mem::replace(expr.as_mut(), null());
                 let p = std::mem::replace(pattern.as_mut(), null());
                 Some(Expr::Like {

@@ -58,7 +58,14 @@ fn tokenize(sql: &str) -> Result<Vec<(Tok, usize)>, SqlError> {
                 s.push(ch);
                 i += 1;
             }
-            out.push((if c == '\'' { Tok::Str(s) } else { Tok::Quoted(s) }, start));
+            out.push((
+                if c == '\'' {
+                    Tok::Str(s)
+                } else {
+                    Tok::Quoted(s)
+                },
+                start,
+            ));
         } else if c.is_alphanumeric() || c == '_' || c == '$' {
             while i < b.len() && (b[i].is_alphanumeric() || b[i] == '_' || b[i] == '$') {
                 i += 1;
@@ -297,17 +304,19 @@ pub fn run(sql: &str, env: &ShowEnv<'_>) -> Result<Rows, SqlError> {
 
 fn default_scope(what: &What, ctx: &SessionContext) -> Scope {
     match what {
-        What::Schemas | What::Tables | What::PrimaryKeys | What::ImportedKeys | What::ExportedKeys => {
-            Scope {
-                db: ctx.database.clone(),
-                schema: if matches!(what, What::Schemas) {
-                    None
-                } else {
-                    ctx.schema.clone()
-                },
-                table: None,
-            }
-        }
+        What::Schemas
+        | What::Tables
+        | What::PrimaryKeys
+        | What::ImportedKeys
+        | What::ExportedKeys => Scope {
+            db: ctx.database.clone(),
+            schema: if matches!(what, What::Schemas) {
+                None
+            } else {
+                ctx.schema.clone()
+            },
+            table: None,
+        },
         _ => Scope::default(),
     }
 }
@@ -325,7 +334,11 @@ fn parse_scope(p: &mut P, env: &ShowEnv<'_>) -> Result<Scope, SqlError> {
     } else {
         0
     };
-    let name = if p.i < p.toks.len() { p.name()? } else { Vec::new() };
+    let name = if p.i < p.toks.len() {
+        p.name()?
+    } else {
+        Vec::new()
+    };
     let ctx = env.ctx;
     let mut s = Scope::default();
     match (kind, name.len()) {
@@ -367,7 +380,10 @@ fn check_scope(s: &Scope, cat: &Catalog) -> Result<(), SqlError> {
         };
         if let Some(schema) = &s.schema {
             let Some(sc) = d.schemas.get(schema) else {
-                return Err(SqlError::does_not_exist("Schema", &format!("{db}.{schema}")));
+                return Err(SqlError::does_not_exist(
+                    "Schema",
+                    &format!("{db}.{schema}"),
+                ));
             };
             if let Some(t) = &s.table {
                 if !sc.tables.contains_key(t) {
@@ -424,7 +440,11 @@ fn build(what: &What, scope: &Scope, env: &ShowEnv<'_>) -> Table {
                 .databases
                 .iter()
                 .map(|(name, d)| {
-                    let owner = if name == "SNOWFLAKE_SAMPLE_DATA" { "" } else { "ACCOUNTADMIN" };
+                    let owner = if name == "SNOWFLAKE_SAMPLE_DATA" {
+                        ""
+                    } else {
+                        "ACCOUNTADMIN"
+                    };
                     (
                         name.clone(),
                         vec![
@@ -437,7 +457,11 @@ fn build(what: &What, scope: &Scope, env: &ShowEnv<'_>) -> Table {
                             s(""),
                             s(""),
                             s("1"),
-                            s(if owner.is_empty() { "IMPORTED DATABASE" } else { "STANDARD" }),
+                            s(if owner.is_empty() {
+                                "IMPORTED DATABASE"
+                            } else {
+                                "STANDARD"
+                            }),
                             s(if owner.is_empty() { "" } else { "ROLE" }),
                         ],
                     )
@@ -600,7 +624,11 @@ fn build(what: &What, scope: &Scope, env: &ShowEnv<'_>) -> Table {
             acct.roles
                 .iter()
                 .map(|r| {
-                    let users = acct.users.iter().filter(|u| u.roles.contains(&r.name)).count();
+                    let users = acct
+                        .users
+                        .iter()
+                        .filter(|u| u.roles.contains(&r.name))
+                        .count();
                     let to_roles = acct
                         .roles
                         .iter()
@@ -649,11 +677,13 @@ fn build(what: &What, scope: &Scope, env: &ShowEnv<'_>) -> Table {
                             opt(&u.default_warehouse),
                             opt(&u.default_namespace),
                             opt(&u.default_role),
-                            s(if u.rsa_public_key.is_some() || u.rsa_public_key_2.is_some() {
-                                "true"
-                            } else {
-                                "false"
-                            }),
+                            s(
+                                if u.rsa_public_key.is_some() || u.rsa_public_key_2.is_some() {
+                                    "true"
+                                } else {
+                                    "false"
+                                },
+                            ),
                         ],
                     )
                 })
@@ -696,7 +726,9 @@ fn build(what: &What, scope: &Scope, env: &ShowEnv<'_>) -> Table {
                 })
                 .collect(),
         ),
-        What::ImportedKeys | What::ExportedKeys => keys(what == &What::ImportedKeys, &in_scope, env),
+        What::ImportedKeys | What::ExportedKeys => {
+            keys(what == &What::ImportedKeys, &in_scope, env)
+        }
         What::GrantsToRole(_) | What::GrantsOn(..) => privilege_grants(what, env),
         What::GrantsToUser(user) => (
             role_grant_cols(),
@@ -704,12 +736,7 @@ fn build(what: &What, scope: &Scope, env: &ShowEnv<'_>) -> Table {
                 .iter()
                 .filter(|u| &u.name == user)
                 .flat_map(|u| u.roles.iter().map(move |r| (r, u)))
-                .map(|(r, u)| {
-                    (
-                        r.clone(),
-                        vec![ts(c), s(r), s("USER"), s(&u.name), s("")],
-                    )
-                })
+                .map(|(r, u)| (r.clone(), vec![ts(c), s(r), s("USER"), s(&u.name), s("")]))
                 .collect(),
         ),
         What::GrantsOfRole(role) => {
@@ -717,11 +744,24 @@ fn build(what: &What, scope: &Scope, env: &ShowEnv<'_>) -> Table {
                 .roles
                 .iter()
                 .filter(|r| r.granted_roles.contains(role))
-                .map(|r| (r.name.clone(), vec![ts(c), s(role), s("ROLE"), s(&r.name), s("")]))
+                .map(|r| {
+                    (
+                        r.name.clone(),
+                        vec![ts(c), s(role), s("ROLE"), s(&r.name), s("")],
+                    )
+                })
                 .collect();
-            rows.extend(acct.users.iter().filter(|u| u.roles.contains(role)).map(|u| {
-                (u.name.clone(), vec![ts(c), s(role), s("USER"), s(&u.name), s("")])
-            }));
+            rows.extend(
+                acct.users
+                    .iter()
+                    .filter(|u| u.roles.contains(role))
+                    .map(|u| {
+                        (
+                            u.name.clone(),
+                            vec![ts(c), s(role), s("USER"), s(&u.name), s("")],
+                        )
+                    }),
+            );
             (role_grant_cols(), rows)
         }
     }
@@ -801,7 +841,11 @@ fn keys(imported: bool, in_scope: &dyn Fn(&str, &str, &str) -> bool, env: &ShowE
                 .map_or(Value::Null, |(n, _)| s(n));
             for (i, (fcol, pcol)) in fk.columns.iter().zip(&fk.target_columns).enumerate() {
                 rows.push((
-                    if imported { t.name.clone() } else { ptb.clone() },
+                    if imported {
+                        t.name.clone()
+                    } else {
+                        ptb.clone()
+                    },
                     vec![
                         ts(t.created),
                         s(pdb),

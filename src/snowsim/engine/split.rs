@@ -83,6 +83,7 @@ fn unterminated(sql: &str) -> SqlError {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // STYLE.md §9: tests may unwrap
 mod tests {
     use super::*;
 
@@ -103,6 +104,8 @@ mod tests {
         );
         assert_eq!(split_statements("select 'it''s;' ;  ").unwrap().len(), 1);
         assert!(split_statements("select 'open").is_err());
-        assert!(split_statements("  ;; -- only a comment").unwrap().is_empty());
+        assert!(split_statements("  ;; -- only a comment")
+            .unwrap()
+            .is_empty());
     }
 }

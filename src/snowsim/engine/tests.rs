@@ -1,5 +1,6 @@
 //! Engine tests against the real TPC-H data: seed queries checked against `tpchgen`'s own rows,
 //! types and encodings, binds, SHOW / INFORMATION_SCHEMA, cancellation, injection payloads.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // STYLE.md §9: tests may unwrap
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
@@ -129,24 +130,51 @@ fn seed_query_top_customers_matches_tpchgen() {
     for (row, (key, total)) in r.rows.iter().zip(&want) {
         assert_eq!(row[0].as_deref(), Some(key.to_string().as_str()));
         assert_eq!(row[1].as_deref(), Some(names[key].as_str()));
-        assert_eq!(cents(row[2].as_deref().unwrap()), *total, "exact decimal for {key}");
-        assert_eq!(row[2].as_deref().unwrap().split('.').nth(1).unwrap().len(), 2);
+        assert_eq!(
+            cents(row[2].as_deref().unwrap()),
+            *total,
+            "exact decimal for {key}"
+        );
+        assert_eq!(
+            row[2].as_deref().unwrap().split('.').nth(1).unwrap().len(),
+            2
+        );
     }
     let c = &r.columns;
     assert_eq!(
-        (c[0].name.as_str(), c[0].kind.as_str(), c[0].precision, c[0].scale),
+        (
+            c[0].name.as_str(),
+            c[0].kind.as_str(),
+            c[0].precision,
+            c[0].scale
+        ),
         ("C_CUSTKEY", "fixed", Some(38), Some(0))
     );
     assert_eq!(
-        (c[0].database.as_str(), c[0].schema.as_str(), c[0].table.as_str()),
+        (
+            c[0].database.as_str(),
+            c[0].schema.as_str(),
+            c[0].table.as_str()
+        ),
         ("SNOWFLAKE_SAMPLE_DATA", "TPCH_SF1", "CUSTOMER")
     );
-    assert_eq!((c[1].kind.as_str(), c[1].length, c[1].byte_length), ("text", Some(25), Some(100)));
     assert_eq!(
-        (c[2].name.as_str(), c[2].kind.as_str(), c[2].precision, c[2].scale),
+        (c[1].kind.as_str(), c[1].length, c[1].byte_length),
+        ("text", Some(25), Some(100))
+    );
+    assert_eq!(
+        (
+            c[2].name.as_str(),
+            c[2].kind.as_str(),
+            c[2].precision,
+            c[2].scale
+        ),
         ("TOTAL_SPENT", "fixed", Some(38), Some(2))
     );
-    assert_eq!((c[2].database.as_str(), c[2].table.as_str(), c[2].length), ("", "", None));
+    assert_eq!(
+        (c[2].database.as_str(), c[2].table.as_str(), c[2].length),
+        ("", "", None)
+    );
 }
 
 #[test]
@@ -172,11 +200,19 @@ fn seed_query_monthly_sales_of_one_clerk_matches_tpchgen() {
         let got: Vec<(i64, i64)> = r
             .rows
             .iter()
-            .map(|row| (row[0].as_deref().unwrap().parse().unwrap(), cents(row[1].as_deref().unwrap())))
+            .map(|row| {
+                (
+                    row[0].as_deref().unwrap().parse().unwrap(),
+                    cents(row[1].as_deref().unwrap()),
+                )
+            })
             .collect();
         assert_eq!(got, want.into_iter().collect::<Vec<_>>(), "{year_bind:?}");
         assert_eq!(r.columns[0].kind, "date");
-        assert_eq!((r.columns[1].kind.as_str(), r.columns[1].scale), ("fixed", Some(2)));
+        assert_eq!(
+            (r.columns[1].kind.as_str(), r.columns[1].scale),
+            ("fixed", Some(2))
+        );
     }
 }
 
@@ -189,26 +225,86 @@ fn generator_returns_one_hundred_thousand_rows() {
     assert_eq!(r.columns[0].name, "N");
     assert_eq!(r.columns[0].kind, "fixed");
     let u = ok("SELECT UNIFORM(1, 6, RANDOM()) AS D FROM TABLE(GENERATOR(ROWCOUNT => 50))");
-    assert!(u.rows.iter().all(|r| (1..=6).contains(&r[0].as_deref().unwrap().parse::<i64>().unwrap())));
+    assert!(u
+        .rows
+        .iter()
+        .all(|r| (1..=6).contains(&r[0].as_deref().unwrap().parse::<i64>().unwrap())));
 }
 
 #[test]
 fn literal_and_expression_types_follow_snowflake() {
-    let cases: &[(&str, &str, Option<u32>, Option<u32>, Option<u64>, &str)] = &[
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Option<u32>,
+        Option<u32>,
+        Option<u64>,
+        &'a str,
+    );
+    let cases: &[Case<'_>] = &[
         ("SELECT 1", "fixed", Some(1), Some(0), None, "1"),
         ("SELECT 1.50", "fixed", Some(3), Some(2), None, "1.50"),
         ("SELECT 'abc'", "text", None, None, Some(3), "abc"),
         ("SELECT 1 = 1", "boolean", None, None, None, "true"),
         ("SELECT 2 < 1", "boolean", None, None, None, "false"),
-        ("SELECT COUNT(*) FROM ORDERS", "fixed", Some(18), Some(0), None, "15000"),
+        (
+            "SELECT COUNT(*) FROM ORDERS",
+            "fixed",
+            Some(18),
+            Some(0),
+            None,
+            "15000",
+        ),
         ("SELECT 7 / 2", "fixed", Some(7), Some(6), None, "3.500000"),
         ("SELECT 1.5 * 2", "fixed", Some(3), Some(1), None, "3.0"),
-        ("SELECT DATE_TRUNC('MONTH', TO_DATE('2020-03-17'))", "date", None, None, None, "18322"),
-        ("SELECT YEAR(TO_DATE('2020-03-17'))", "fixed", Some(9), Some(0), None, "2020"),
-        ("SELECT DATEADD(day, 1, TO_DATE('2019-12-31'))", "date", None, None, None, "18262"),
-        ("SELECT '2020-01-01'::DATE", "date", None, None, None, "18262"),
-        ("SELECT CAST('1.234' AS NUMBER(10,2))", "fixed", Some(10), Some(2), None, "1.23"),
-        ("SELECT '23:01:59'::TIME", "time", Some(0), Some(9), None, "82919.000000000"),
+        (
+            "SELECT DATE_TRUNC('MONTH', TO_DATE('2020-03-17'))",
+            "date",
+            None,
+            None,
+            None,
+            "18322",
+        ),
+        (
+            "SELECT YEAR(TO_DATE('2020-03-17'))",
+            "fixed",
+            Some(9),
+            Some(0),
+            None,
+            "2020",
+        ),
+        (
+            "SELECT DATEADD(day, 1, TO_DATE('2019-12-31'))",
+            "date",
+            None,
+            None,
+            None,
+            "18262",
+        ),
+        (
+            "SELECT '2020-01-01'::DATE",
+            "date",
+            None,
+            None,
+            None,
+            "18262",
+        ),
+        (
+            "SELECT CAST('1.234' AS NUMBER(10,2))",
+            "fixed",
+            Some(10),
+            Some(2),
+            None,
+            "1.23",
+        ),
+        (
+            "SELECT '23:01:59'::TIME",
+            "time",
+            Some(0),
+            Some(9),
+            None,
+            "82919.000000000",
+        ),
         (
             "SELECT '2021-03-19 17:06:59'::TIMESTAMP_NTZ",
             "timestamp_ntz",
@@ -227,26 +323,96 @@ fn literal_and_expression_types_follow_snowflake() {
         ),
         ("SELECT TRUE", "boolean", None, None, None, "true"),
         ("SELECT 1.5::FLOAT", "real", None, None, None, "1.5"),
-        ("SELECT IFF(1 < 2, 'yes', 'no')", "text", None, None, Some(3), "yes"),
-        ("SELECT COALESCE(NULL, 5)", "fixed", Some(1), Some(0), None, "5"),
-        ("SELECT AVG(O_TOTALPRICE) > 0 FROM ORDERS", "boolean", None, None, None, "true"),
-        ("SELECT CURRENT_USER()", "text", None, None, Some(16_777_216), "JSMITH"),
-        ("SELECT CURRENT_ROLE()", "text", None, None, Some(16_777_216), "ANALYST"),
-        ("SELECT CURRENT_ACCOUNT()", "text", None, None, Some(16_777_216), "XY12345"),
-        ("SELECT CURRENT_WAREHOUSE()", "text", None, None, Some(16_777_216), "COMPUTE_WH"),
-        ("SELECT CURRENT_DATABASE()", "text", None, None, Some(16_777_216), "SNOWFLAKE_SAMPLE_DATA"),
-        ("SELECT CURRENT_SCHEMA()", "text", None, None, Some(16_777_216), "TPCH_SF1"),
+        (
+            "SELECT IFF(1 < 2, 'yes', 'no')",
+            "text",
+            None,
+            None,
+            Some(3),
+            "yes",
+        ),
+        (
+            "SELECT COALESCE(NULL, 5)",
+            "fixed",
+            Some(1),
+            Some(0),
+            None,
+            "5",
+        ),
+        (
+            "SELECT AVG(O_TOTALPRICE) > 0 FROM ORDERS",
+            "boolean",
+            None,
+            None,
+            None,
+            "true",
+        ),
+        (
+            "SELECT CURRENT_USER()",
+            "text",
+            None,
+            None,
+            Some(16_777_216),
+            "JSMITH",
+        ),
+        (
+            "SELECT CURRENT_ROLE()",
+            "text",
+            None,
+            None,
+            Some(16_777_216),
+            "ANALYST",
+        ),
+        (
+            "SELECT CURRENT_ACCOUNT()",
+            "text",
+            None,
+            None,
+            Some(16_777_216),
+            "XY12345",
+        ),
+        (
+            "SELECT CURRENT_WAREHOUSE()",
+            "text",
+            None,
+            None,
+            Some(16_777_216),
+            "COMPUTE_WH",
+        ),
+        (
+            "SELECT CURRENT_DATABASE()",
+            "text",
+            None,
+            None,
+            Some(16_777_216),
+            "SNOWFLAKE_SAMPLE_DATA",
+        ),
+        (
+            "SELECT CURRENT_SCHEMA()",
+            "text",
+            None,
+            None,
+            Some(16_777_216),
+            "TPCH_SF1",
+        ),
     ];
     for (sql, kind, p, s, len, val) in cases {
         let r = ok(sql);
         let c = &r.columns[0];
-        assert_eq!((c.kind.as_str(), c.precision, c.scale, c.length), (*kind, *p, *s, *len), "{sql}");
+        assert_eq!(
+            (c.kind.as_str(), c.precision, c.scale, c.length),
+            (*kind, *p, *s, *len),
+            "{sql}"
+        );
         assert_eq!(cell(&r).as_deref(), Some(*val), "{sql}");
     }
     let r = ok("SELECT 1, SUM(O_TOTALPRICE), AVG(O_TOTALPRICE) FROM ORDERS");
     assert_eq!(r.columns[0].name, "1");
     assert_eq!(r.columns[1].name, "SUM(O_TOTALPRICE)");
-    assert_eq!((r.columns[2].precision, r.columns[2].scale), (Some(38), Some(8)));
+    assert_eq!(
+        (r.columns[2].precision, r.columns[2].scale),
+        (Some(38), Some(8))
+    );
     let ts = ok("SELECT CURRENT_TIMESTAMP()");
     assert_eq!(ts.columns[0].kind, "timestamp_ltz");
     let secs: f64 = cell(&ts).unwrap().parse().unwrap();
@@ -264,9 +430,24 @@ fn every_binding_type_round_trips() {
         ("BOOLEAN", "true", "boolean", "true"),
         ("DATE", "1577836800000", "date", "18262"),
         ("TIME", "82919000000000", "time", "82919.000000000"),
-        ("TIMESTAMP_NTZ", "1616173619000000000", "timestamp_ntz", "1616173619.000000000"),
-        ("TIMESTAMP_LTZ", "1616173619000000000", "timestamp_ltz", "1616173619.000000000"),
-        ("TIMESTAMP_TZ", "1616173619000000000 1500", "timestamp_tz", "1616173619.000000000 1500"),
+        (
+            "TIMESTAMP_NTZ",
+            "1616173619000000000",
+            "timestamp_ntz",
+            "1616173619.000000000",
+        ),
+        (
+            "TIMESTAMP_LTZ",
+            "1616173619000000000",
+            "timestamp_ltz",
+            "1616173619.000000000",
+        ),
+        (
+            "TIMESTAMP_TZ",
+            "1616173619000000000 1500",
+            "timestamp_tz",
+            "1616173619.000000000 1500",
+        ),
     ];
     for (bt, v, kind, want) in cases {
         let r = run("SELECT ?", &[(bt, v)]).unwrap();
@@ -284,15 +465,25 @@ fn bad_and_missing_binds_fail_like_snowflake() {
     assert_eq!(e.message, "FIXED value 'abc' is not recognized");
     let e = run("SELECT ? + ?", &[("FIXED", "1")]).unwrap_err();
     assert_eq!(e.code, "002049");
-    assert!(e.message.contains("Bind variable ? not set."), "{}", e.message);
+    assert!(
+        e.message.contains("Bind variable ? not set."),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
 fn output_format_parameters_apply() {
     let mut o = opts(&[]);
-    o.parameters.insert("DATE_OUTPUT_FORMAT".into(), "MM/DD/YYYY".into());
+    o.parameters
+        .insert("DATE_OUTPUT_FORMAT".into(), "MM/DD/YYYY".into());
     let r = engine()
-        .execute_cancellable(&ctx(), "SELECT TO_DATE('2019-03-27') AS D", &o, &CancelToken::new())
+        .execute_cancellable(
+            &ctx(),
+            "SELECT TO_DATE('2019-03-27') AS D",
+            &o,
+            &CancelToken::new(),
+        )
         .unwrap();
     assert_eq!(cell(&r).as_deref(), Some("03/27/2019"));
     assert_eq!(r.columns[0].kind, "date");
@@ -313,9 +504,22 @@ fn errors_carry_snowflake_codes() {
     ];
     for (sql, code, state, msg) in cases {
         let e = run(sql, &[]).unwrap_err();
-        assert_eq!((e.code.as_str(), e.sql_state.as_str(), e.message.as_str()), (code, state, msg), "{sql}");
+        assert_eq!(
+            (e.code.as_str(), e.sql_state.as_str(), e.message.as_str()),
+            (code, state, msg),
+            "{sql}"
+        );
     }
-    for junk in ["", ";", "'", "SELECT (", "SELECT * FROM IDENTIFIER(1)", "\u{0}", "SHOW", "SHOW GRANTS TO"] {
+    for junk in [
+        "",
+        ";",
+        "'",
+        "SELECT (",
+        "SELECT * FROM IDENTIFIER(1)",
+        "\u{0}",
+        "SHOW",
+        "SHOW GRANTS TO",
+    ] {
         assert!(run(junk, &[]).is_err(), "{junk:?}");
     }
 }
@@ -324,11 +528,23 @@ fn errors_carry_snowflake_codes() {
 fn show_commands_answer_from_catalogue_and_model() {
     let r = ok("SHOW IMPORTED KEYS IN TABLE SNOWFLAKE_SAMPLE_DATA.TPCH_SF1.ORDERS");
     let names: Vec<&str> = r.columns.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(&names[..5], ["created_on", "pk_database_name", "pk_schema_name", "pk_table_name", "pk_column_name"]);
+    assert_eq!(
+        &names[..5],
+        [
+            "created_on",
+            "pk_database_name",
+            "pk_schema_name",
+            "pk_table_name",
+            "pk_column_name"
+        ]
+    );
     let col = |n: &str| names.iter().position(|x| *x == n).unwrap();
     assert_eq!(r.rows.len(), 1);
     assert_eq!(r.rows[0][col("pk_table_name")].as_deref(), Some("CUSTOMER"));
-    assert_eq!(r.rows[0][col("fk_column_name")].as_deref(), Some("O_CUSTKEY"));
+    assert_eq!(
+        r.rows[0][col("fk_column_name")].as_deref(),
+        Some("O_CUSTKEY")
+    );
     let r = ok("SHOW EXPORTED KEYS IN TABLE SNOWFLAKE_SAMPLE_DATA.TPCH_SF1.CUSTOMER");
     assert_eq!(r.rows.len(), 1);
     let r = ok("SHOW PRIMARY KEYS IN SCHEMA SNOWFLAKE_SAMPLE_DATA.TPCH_SF1");
@@ -344,8 +560,14 @@ fn show_commands_answer_from_catalogue_and_model() {
     assert_eq!(ok("SHOW GRANTS TO USER ADMIN").rows.len(), 2);
     assert_eq!(ok("SHOW GRANTS ON WAREHOUSE COMPUTE_WH").rows.len(), 1);
     let dbs = ok("SHOW DATABASES");
-    assert!(dbs.rows.iter().any(|r| r[1].as_deref() == Some("SNOWFLAKE_SAMPLE_DATA")));
-    assert!(dbs.rows.iter().any(|r| r[1].as_deref() == Some("ANALYTICS")));
+    assert!(dbs
+        .rows
+        .iter()
+        .any(|r| r[1].as_deref() == Some("SNOWFLAKE_SAMPLE_DATA")));
+    assert!(dbs
+        .rows
+        .iter()
+        .any(|r| r[1].as_deref() == Some("ANALYTICS")));
     let sc = ok("SHOW SCHEMAS IN DATABASE SNOWFLAKE_SAMPLE_DATA");
     assert_eq!(sc.rows.len(), 2);
     let e = run("SHOW SCHEMAS IN DATABASE NOPE", &[]).unwrap_err();
@@ -362,7 +584,12 @@ fn information_schema_views_describe_tpch() {
     )
     .unwrap();
     assert_eq!(r.rows.len(), 9);
-    let row = |i: usize| r.rows[i].iter().map(|c| c.clone().unwrap_or_default()).collect::<Vec<_>>();
+    let row = |i: usize| {
+        r.rows[i]
+            .iter()
+            .map(|c| c.clone().unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(row(3), ["O_TOTALPRICE", "NUMBER", "12", "2", "", "NO"]);
     assert_eq!(row(4)[..2], ["O_ORDERDATE", "DATE"]);
     assert_eq!(row(6)[..5], ["O_CLERK", "TEXT", "", "", "15"]);
@@ -378,14 +605,22 @@ fn information_schema_views_describe_tpch() {
     );
     assert_eq!(t.rows[0][1].as_deref(), Some("60175"));
     assert_eq!(ok("SELECT COUNT(*) FROM SNOWFLAKE_SAMPLE_DATA.INFORMATION_SCHEMA.TABLE_CONSTRAINTS WHERE TABLE_SCHEMA = 'TPCH_SF1'").rows[0][0].as_deref(), Some("16"));
-    assert!(ok("SELECT SCHEMA_NAME FROM SNOWFLAKE_SAMPLE_DATA.INFORMATION_SCHEMA.SCHEMATA").rows.len() >= 2);
+    assert!(
+        ok("SELECT SCHEMA_NAME FROM SNOWFLAKE_SAMPLE_DATA.INFORMATION_SCHEMA.SCHEMATA")
+            .rows
+            .len()
+            >= 2
+    );
 }
 
 #[test]
 fn identifier_bind_resolves_objects_and_rejects_injection() {
     let r = run(
         "SELECT COUNT(*) FROM IDENTIFIER(?) WHERE O_ORDERSTATUS = ?",
-        &[("TEXT", "SNOWFLAKE_SAMPLE_DATA.TPCH_SF1.ORDERS"), ("TEXT", "F")],
+        &[
+            ("TEXT", "SNOWFLAKE_SAMPLE_DATA.TPCH_SF1.ORDERS"),
+            ("TEXT", "F"),
+        ],
     )
     .unwrap();
     assert!(cell(&r).unwrap().parse::<i64>().unwrap() > 0);
@@ -396,12 +631,18 @@ fn identifier_bind_resolves_objects_and_rejects_injection() {
         "NOPE",
     ] {
         let e = run("SELECT COUNT(*) FROM IDENTIFIER(?)", &[("TEXT", payload)]).unwrap_err();
-        assert!(["000904", "002003"].contains(&e.code.as_str()), "{payload}: {e}");
+        assert!(
+            ["000904", "002003"].contains(&e.code.as_str()),
+            "{payload}: {e}"
+        );
     }
     let r = ok("SHOW WAREHOUSES LIKE '%'' OR ''1''=''1'");
     assert!(r.rows.is_empty());
     assert!(run("SHOW WAREHOUSES LIKE '%' OR '1'='1'", &[]).is_err());
-    assert_eq!(ok("SELECT COUNT(*) FROM ORDERS").rows[0][0].as_deref(), Some("15000"));
+    assert_eq!(
+        ok("SELECT COUNT(*) FROM ORDERS").rows[0][0].as_deref(),
+        Some("15000")
+    );
 }
 
 #[test]
@@ -420,7 +661,10 @@ fn cancel_stops_system_wait_quickly() {
     let (r, _) = h.join().unwrap();
     let stop = cancelled_at.elapsed();
     let err = r.unwrap_err();
-    assert_eq!((err.code.as_str(), err.sql_state.as_str()), ("000604", "57014"));
+    assert_eq!(
+        (err.code.as_str(), err.sql_state.as_str()),
+        ("000604", "57014")
+    );
     assert_eq!(err.message, "SQL execution canceled");
     assert!(stop < Duration::from_millis(100), "stopped after {stop:?}");
     let r = ok("SELECT SYSTEM$WAIT(20, 'MILLISECONDS')");
@@ -435,21 +679,34 @@ fn ddl_and_dml_report_snowflake_result_shapes() {
         schema: Some("PUBLIC".into()),
         ..ctx()
     };
-    let x = |sql: &str, b: &[(&str, &str)]| e.execute_cancellable(&c, sql, &opts(b), &CancelToken::new());
+    let x = |sql: &str, b: &[(&str, &str)]| {
+        e.execute_cancellable(&c, sql, &opts(b), &CancelToken::new())
+    };
     assert_eq!(
         cell(&x("CREATE DATABASE IF NOT EXISTS scratch_db", &[]).unwrap()).as_deref(),
         Some("Database SCRATCH_DB successfully created.")
     );
     x("CREATE OR REPLACE TABLE t (id NUMBER(38,0) NOT NULL, price NUMBER(10,2), d DATE, PRIMARY KEY (id))", &[]).unwrap();
-    let ins = x("INSERT INTO t (id, price, d) VALUES (?, ?, ?), (2, 2.5, '2020-01-01')", &[("FIXED", "1"), ("REAL", "1.25"), ("DATE", "0")]).unwrap();
+    let ins = x(
+        "INSERT INTO t (id, price, d) VALUES (?, ?, ?), (2, 2.5, '2020-01-01')",
+        &[("FIXED", "1"), ("REAL", "1.25"), ("DATE", "0")],
+    )
+    .unwrap();
     assert_eq!(ins.columns[0].name, "number of rows inserted");
     assert_eq!(ins.rows[0][0].as_deref(), Some("2"));
     assert_eq!(ins.stats.as_ref().unwrap().num_rows_inserted, 2);
     let up = x("UPDATE t SET price = price * 2 WHERE id = 1", &[]).unwrap();
     assert_eq!(up.columns[0].name, "number of rows updated");
     assert_eq!(up.stats.unwrap().num_rows_updated, 1);
-    let r = x("SELECT id, price, d FROM scratch_db.public.t ORDER BY id", &[]).unwrap();
-    assert_eq!(r.rows[0], vec![Some("1".into()), Some("2.50".into()), Some("0".into())]);
+    let r = x(
+        "SELECT id, price, d FROM scratch_db.public.t ORDER BY id",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        r.rows[0],
+        vec![Some("1".into()), Some("2.50".into()), Some("0".into())]
+    );
     assert_eq!(r.columns[1].table, "T");
     let del = x("DELETE FROM t WHERE id = 2", &[]).unwrap();
     assert_eq!(del.stats.unwrap().num_rows_deleted, 1);

@@ -201,7 +201,10 @@ impl OutputFormats {
                 get("TIMESTAMP_NTZ_OUTPUT_FORMAT").or_else(|| ts.clone()),
                 "YYYY-MM-DD HH24:MI:SS.FF3",
             ),
-            ltz: auto(get("TIMESTAMP_LTZ_OUTPUT_FORMAT").or_else(|| ts.clone()), TS),
+            ltz: auto(
+                get("TIMESTAMP_LTZ_OUTPUT_FORMAT").or_else(|| ts.clone()),
+                TS,
+            ),
             tz: auto(get("TIMESTAMP_TZ_OUTPUT_FORMAT").or(ts), TS),
             base64: get("BINARY_OUTPUT_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("BASE64")),
         }
@@ -391,12 +394,16 @@ pub fn encode(ty: &SfType, v: ValueRef<'_>, fmt: &OutputFormats) -> Option<Strin
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // STYLE.md §9: tests may unwrap
 mod tests {
     use super::*;
 
     #[test]
     fn decimal_rounding_is_exact_and_half_up() {
-        assert_eq!(round_decimal_str("1418923.1500000001", 2).unwrap(), "1418923.15");
+        assert_eq!(
+            round_decimal_str("1418923.1500000001", 2).unwrap(),
+            "1418923.15"
+        );
         assert_eq!(round_decimal_str("0.145", 2).unwrap(), "0.15");
         assert_eq!(round_decimal_str("-9.995", 2).unwrap(), "-10.00");
         assert_eq!(round_decimal_str("-0.001", 2).unwrap(), "0.00");
@@ -418,11 +425,19 @@ mod tests {
             (SfType::INT, ValueRef::Integer(-42), "-42"),
             (SfType::Real, ValueRef::Real(1.5), "1.5"),
             (SfType::STRING, ValueRef::Text(b"abc"), "abc"),
-            (SfType::Binary { length: 2 }, ValueRef::Blob(&[0xAB, 0xCD]), "ABCD"),
+            (
+                SfType::Binary { length: 2 },
+                ValueRef::Blob(&[0xAB, 0xCD]),
+                "ABCD",
+            ),
             (SfType::Boolean, ValueRef::Integer(1), "true"),
             (SfType::Boolean, ValueRef::Integer(0), "false"),
             (SfType::Date, ValueRef::Text(b"2020-01-01"), "18262"),
-            (SfType::Time { scale: 9 }, ValueRef::Text(b"23:01:59.000000000"), "82919.000000000"),
+            (
+                SfType::Time { scale: 9 },
+                ValueRef::Text(b"23:01:59.000000000"),
+                "82919.000000000",
+            ),
             (
                 SfType::TimestampNtz { scale: 9 },
                 ValueRef::Text(b"2021-03-19 17:06:59.000000000"),
@@ -449,11 +464,17 @@ mod tests {
     fn output_format_parameters_switch_to_formatted_text() {
         let mut p = BTreeMap::new();
         p.insert("DATE_OUTPUT_FORMAT".to_owned(), "MM/DD/YYYY".to_owned());
-        p.insert("TIMESTAMP_OUTPUT_FORMAT".to_owned(), "YYYY-MM-DD HH24:MI".to_owned());
+        p.insert(
+            "TIMESTAMP_OUTPUT_FORMAT".to_owned(),
+            "YYYY-MM-DD HH24:MI".to_owned(),
+        );
         p.insert("BINARY_OUTPUT_FORMAT".to_owned(), "BASE64".to_owned());
         let f = OutputFormats::from_parameters(&p);
         let enc = |ty: SfType, v: ValueRef<'_>| encode(&ty, v, &f).unwrap();
-        assert_eq!(enc(SfType::Date, ValueRef::Text(b"2019-03-27")), "03/27/2019");
+        assert_eq!(
+            enc(SfType::Date, ValueRef::Text(b"2019-03-27")),
+            "03/27/2019"
+        );
         assert_eq!(
             enc(
                 SfType::TimestampNtz { scale: 9 },
@@ -461,6 +482,9 @@ mod tests {
             ),
             "2019-03-27 10:11"
         );
-        assert_eq!(enc(SfType::Binary { length: 2 }, ValueRef::Blob(&[0xAB, 0xCD])), "q80=");
+        assert_eq!(
+            enc(SfType::Binary { length: 2 }, ValueRef::Blob(&[0xAB, 0xCD])),
+            "q80="
+        );
     }
 }
