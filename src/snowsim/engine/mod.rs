@@ -264,20 +264,9 @@ impl Engine {
         })
     }
 
-    /// Transitional three-argument form (no cancellation) kept only until `snowsim::compat`
-    /// passes its token; prefer [`Engine::execute_cancellable`].
+    /// Executes one statement (the HTTP layer splits multi-statement requests with
+    /// [`split_statements`]); `cancel` stops it with `000604` "SQL execution canceled".
     pub fn execute(
-        &self,
-        ctx: &SessionContext,
-        sql: &str,
-        opts: &ExecOptions,
-    ) -> Result<QueryResult, SqlError> {
-        self.execute_cancellable(ctx, sql, opts, &CancelToken::new())
-    }
-
-    /// Executes one statement (the HTTP layer splits multi-statement requests); `cancel` stops
-    /// it with `000604`.
-    pub fn execute_cancellable(
         &self,
         ctx: &SessionContext,
         sql: &str,
@@ -292,6 +281,18 @@ impl Engine {
             now: functions::system_now(),
         };
         functions::with_state(state, || self.run(ctx, sql, opts))
+    }
+
+    /// Same as [`Engine::execute`]: the name `snowsim::compat` adopted while `execute` still
+    /// took no token.
+    pub fn execute_cancellable(
+        &self,
+        ctx: &SessionContext,
+        sql: &str,
+        opts: &ExecOptions,
+        cancel: &CancelToken,
+    ) -> Result<QueryResult, SqlError> {
+        self.execute(ctx, sql, opts, cancel)
     }
 
     fn run(

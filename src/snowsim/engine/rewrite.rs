@@ -316,7 +316,10 @@ impl<'n, 'a> Rewriter<'n, 'a> {
             "SEQ1" | "SEQ2" | "SEQ4" | "SEQ8" if self.has_generator => {
                 Expr::Identifier(Ident::new("__SEQ"))
             }
-            "SEQ1" | "SEQ2" | "SEQ4" | "SEQ8" => return None,
+            "SEQ1" | "SEQ2" | "SEQ4" | "SEQ8" => Parser::new(&GenericDialect {})
+                .try_with_sql("(ROW_NUMBER() OVER () - 1)")
+                .and_then(|mut p| p.parse_expr())
+                .ok()?,
             _ => return None,
         })
     }

@@ -82,7 +82,7 @@ fn opts(binds: &[(&str, &str)]) -> ExecOptions {
 }
 
 fn run(sql: &str, binds: &[(&str, &str)]) -> Result<QueryResult, SqlError> {
-    engine().execute_cancellable(&ctx(), sql, &opts(binds), &CancelToken::new())
+    engine().execute(&ctx(), sql, &opts(binds), &CancelToken::new())
 }
 
 fn ok(sql: &str) -> QueryResult {
@@ -224,6 +224,8 @@ fn generator_returns_one_hundred_thousand_rows() {
     assert_eq!(r.rows[99_999][0].as_deref(), Some("99999"));
     assert_eq!(r.columns[0].name, "N");
     assert_eq!(r.columns[0].kind, "fixed");
+    let s = ok("SELECT SEQ4() AS N, R_NAME FROM REGION ORDER BY R_REGIONKEY");
+    assert_eq!(s.rows[4][0].as_deref(), Some("4"));
     let u = ok("SELECT UNIFORM(1, 6, RANDOM()) AS D FROM TABLE(GENERATOR(ROWCOUNT => 50))");
     assert!(u
         .rows
@@ -478,7 +480,7 @@ fn output_format_parameters_apply() {
     o.parameters
         .insert("DATE_OUTPUT_FORMAT".into(), "MM/DD/YYYY".into());
     let r = engine()
-        .execute_cancellable(
+        .execute(
             &ctx(),
             "SELECT TO_DATE('2019-03-27') AS D",
             &o,
@@ -652,7 +654,7 @@ fn cancel_stops_system_wait_quickly() {
     let t2 = token.clone();
     let h = std::thread::spawn(move || {
         let start = Instant::now();
-        let r = e.execute_cancellable(&ctx(), "SELECT SYSTEM$WAIT(10)", &opts(&[]), &t2);
+        let r = e.execute(&ctx(), "SELECT SYSTEM$WAIT(10)", &opts(&[]), &t2);
         (r, start.elapsed())
     });
     std::thread::sleep(Duration::from_millis(100));
@@ -679,9 +681,7 @@ fn ddl_and_dml_report_snowflake_result_shapes() {
         schema: Some("PUBLIC".into()),
         ..ctx()
     };
-    let x = |sql: &str, b: &[(&str, &str)]| {
-        e.execute_cancellable(&c, sql, &opts(b), &CancelToken::new())
-    };
+    let x = |sql: &str, b: &[(&str, &str)]| e.execute(&c, sql, &opts(b), &CancelToken::new());
     assert_eq!(
         cell(&x("CREATE DATABASE IF NOT EXISTS scratch_db", &[]).unwrap()).as_deref(),
         Some("Database SCRATCH_DB successfully created.")
@@ -727,11 +727,11 @@ fn select_one_cost_micro_measure() {
     let c = ctx();
     let o = opts(&[]);
     let tok = CancelToken::new();
-    e.execute_cancellable(&c, "SELECT 1", &o, &tok).unwrap();
+    e.execute(&c, "SELECT 1", &o, &tok).unwrap();
     let n = 20_000;
     let start = Instant::now();
     for _ in 0..n {
-        e.execute_cancellable(&c, "SELECT 1", &o, &tok).unwrap();
+        e.execute(&c, "SELECT 1", &o, &tok).unwrap();
     }
     let per = start.elapsed() / n;
     eprintln!("SELECT 1: {per:?} per statement in the engine ({n} runs, debug build)");
