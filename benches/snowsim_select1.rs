@@ -22,7 +22,12 @@ async fn level(client: &reqwest::Client, url: &str, token: &str, concurrency: us
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (client, url, token, stop) = (client.clone(), url.to_owned(), token.to_owned(), Arc::clone(&stop));
+        let (client, url, token, stop) = (
+            client.clone(),
+            url.to_owned(),
+            token.to_owned(),
+            Arc::clone(&stop),
+        );
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(100_000);
             let mut errors = 0u64;
@@ -64,7 +69,11 @@ async fn level(client: &reqwest::Client, url: &str, token: &str, concurrency: us
     }
     let elapsed = started.elapsed().as_secs_f64();
     all.sort();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     println!(
         "concurrency {concurrency:>3}: {:>8.0} statements/s  p50 {:>7.3} ms  p99 {:>7.3} ms  ({} ok, {errors} errors, {elapsed:.1} s)",
         all.len() as f64 / elapsed,
@@ -86,9 +95,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let sim = SnowSim::start(config, "127.0.0.1:0".parse()?).await?;
         let token = sim.mint_access_token("JSMITH", None)?;
         let url = format!("{}/api/v2/statements", sim.base_url());
-        let client = reqwest::Client::builder().pool_max_idle_per_host(128).build()?;
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(128)
+            .build()?;
         let secs = env_num("SNOWSIM_BENCH_SECS", 3);
-        println!("snowsim SELECT 1, keep-alive, {} cores", std::thread::available_parallelism().map_or(0, |n| n.get()));
+        println!(
+            "snowsim SELECT 1, keep-alive, {} cores",
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        );
         for c in [1, 16, 64] {
             level(&client, &url, &token, c, secs).await;
         }

@@ -29,6 +29,8 @@ fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
 /// Checks `Content-Type` (POST with a body: absent or `application/json`, else 415), `Accept`
 /// (when present it must admit `application/json`, else 406) and `User-Agent` (required, else
 /// 400).
+// The error is the finished early answer of a handler (rejections are the cold path).
+#[allow(clippy::result_large_err)]
 pub fn check_headers(req: &HttpRequest, has_body: bool) -> Result<(), HttpResponse> {
     if has_body {
         if let Some(ct) = header(req, "content-type") {
@@ -80,6 +82,8 @@ fn looks_like_jwt(token: &str) -> bool {
 }
 
 /// Authenticates a SQL API request for `acc`.
+// The error is the finished early answer of a handler (rejections are the cold path).
+#[allow(clippy::result_large_err)]
 pub fn authenticate(
     state: &SimState,
     acc: &AccountRuntime,

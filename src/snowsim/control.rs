@@ -218,7 +218,11 @@ struct Mint {
     role: Option<String>,
 }
 
-async fn post_mint(req: HttpRequest, state: web::Data<SimState>, body: web::Json<Mint>) -> HttpResponse {
+async fn post_mint(
+    req: HttpRequest,
+    state: web::Data<SimState>,
+    body: web::Json<Mint>,
+) -> HttpResponse {
     let account = account_index(&state, &req);
     match control(&state).mint_in(account, &body.user, body.role.as_deref()) {
         Ok(token) => HttpResponse::Ok().json(json!({ "access_token": token })),
@@ -238,7 +242,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/tokens/expire-access", web::post().to(post_expire_access))
             .route("/tokens/expire-codes", web::post().to(post_expire_codes))
             .route("/tokens/mint", web::post().to(post_mint))
-            .route("/users/{user}/revoke-refresh-tokens", web::post().to(post_revoke_refresh))
+            .route(
+                "/users/{user}/revoke-refresh-tokens",
+                web::post().to(post_revoke_refresh),
+            )
             .route("/token-lifetimes", web::post().to(post_lifetimes))
             .route("/sync-window", web::post().to(post_sync_window)),
     );

@@ -26,6 +26,7 @@ pub mod sqlapi;
 pub mod state;
 pub mod statements;
 pub mod tls;
+pub mod token_types;
 pub mod tokens;
 pub mod util;
 
@@ -33,4 +34,4 @@ pub use control::SimControl;
 pub use counters::CountersSnapshot;
 pub use faults::{FaultKind, FaultSpec};
 pub use model::SimConfig;
-pub use server::{RunningSnowSim, SimError, SnowSim};
+pub use server::{serve, RunningSnowSim, SimError, SnowSim};

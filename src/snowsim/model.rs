@@ -55,7 +55,9 @@ impl SimConfig {
     /// Refuses configurations that would make the double behave unlike Snowflake.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.accounts.is_empty() {
-            return Err(ConfigError("at least one [[accounts]] entry is required".into()));
+            return Err(ConfigError(
+                "at least one [[accounts]] entry is required".into(),
+            ));
         }
         if self.partition_rows == 0 {
             return Err(ConfigError("partition_rows must be at least 1".into()));
@@ -114,15 +116,19 @@ pub struct AccountModel {
     /// Optional organization-account name, e.g. `MYORG-MYACCOUNT`.
     #[serde(default)]
     pub org_account: Option<String>,
+    /// Users of the account.
     #[serde(default)]
     pub users: Vec<UserModel>,
+    /// Roles of the account.
     #[serde(default)]
     pub roles: Vec<RoleModel>,
+    /// Virtual warehouses.
     #[serde(default)]
     pub warehouses: Vec<WarehouseModel>,
     /// Privilege grants to roles (what `SHOW GRANTS` reports).
     #[serde(default)]
     pub grants: Vec<GrantModel>,
+    /// OAuth security integrations (`CREATE SECURITY INTEGRATION … TYPE = OAUTH`).
     #[serde(default)]
     pub integrations: Vec<OAuthIntegrationModel>,
 }
@@ -139,8 +145,10 @@ pub struct UserModel {
     /// Password for the OAuth login form.
     #[serde(default)]
     pub password: Option<String>,
+    /// `DEFAULT_ROLE` (used when a request names no role; PUBLIC when unset or no longer granted).
     #[serde(default)]
     pub default_role: Option<String>,
+    /// `DEFAULT_WAREHOUSE`.
     #[serde(default)]
     pub default_warehouse: Option<String>,
     /// Default namespace `DB` or `DB.SCHEMA`.
@@ -155,6 +163,7 @@ pub struct UserModel {
     /// `RSA_PUBLIC_KEY_2` (rotation slot).
     #[serde(default)]
     pub rsa_public_key_2: Option<String>,
+    /// `DISABLED`: a disabled user cannot log in, and its tokens and JWTs are refused.
     #[serde(default)]
     pub disabled: bool,
 }
@@ -163,7 +172,9 @@ pub struct UserModel {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoleModel {
+    /// Role name (case-sensitive identifier, usually upper case).
     pub name: String,
+    /// Roles granted to this role (it inherits their privileges and can activate them).
     #[serde(default)]
     pub granted_roles: Vec<String>,
 }
@@ -172,11 +183,15 @@ pub struct RoleModel {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WarehouseModel {
+    /// Warehouse name.
     pub name: String,
+    /// `WAREHOUSE_SIZE`, e.g. `X-Small`.
     #[serde(default = "default_size")]
     pub size: String,
+    /// Whether the warehouse is suspended.
     #[serde(default)]
     pub suspended: bool,
+    /// `AUTO_RESUME`: a suspended warehouse without it makes statements that need compute fail with `000606`.
     #[serde(default = "default_true")]
     pub auto_resume: bool,
 }
@@ -206,11 +221,15 @@ pub struct GrantModel {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OAuthIntegrationModel {
+    /// Integration name.
     pub name: String,
+    /// `OAUTH_CLIENT_ID`.
     pub client_id: String,
+    /// `OAUTH_CLIENT_SECRET` (compared byte-for-byte with HTTP Basic credentials).
     pub client_secret: String,
     /// `OAUTH_REDIRECT_URI`.
     pub redirect_uri: String,
+    /// `ENABLED`.
     #[serde(default = "default_true")]
     pub enabled: bool,
     /// `OAUTH_ISSUE_REFRESH_TOKENS`.

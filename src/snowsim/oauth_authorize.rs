@@ -24,7 +24,10 @@ fn parse_params(raw: &[u8]) -> Params {
 
 /// The single value of a parameter; `Err` when it appears more than once (RFC 6749 §3.1).
 fn single<'a>(params: &'a Params, name: &str) -> Result<Option<&'a str>, ()> {
-    let mut found = params.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let mut found = params
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str());
     let first = found.next();
     if found.next().is_some() {
         return Err(());
@@ -86,7 +89,12 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn validate(acc: &AccountRuntime, params: &Params) -> Result<(AuthorizeRequest, String), HttpResponse> {
+// The error is the finished early answer of a handler (rejections are the cold path).
+#[allow(clippy::result_large_err)]
+fn validate(
+    acc: &AccountRuntime,
+    params: &Params,
+) -> Result<(AuthorizeRequest, String), HttpResponse> {
     let err = |code: &str, msg: &str| error_page(code, msg);
     let client_id = single(params, "client_id").map_err(|_| err("390306", "Invalid client_id."))?;
     let integration = client_id
@@ -95,12 +103,14 @@ fn validate(acc: &AccountRuntime, params: &Params) -> Result<(AuthorizeRequest, 
         .ok_or_else(|| err("390306", "Invalid client_id."))?;
     let response_type = single(params, "response_type");
     if response_type != Ok(Some("code")) {
-        return Err(err("390304", "Invalid response_type. Only 'code' is supported."));
+        return Err(err(
+            "390304",
+            "Invalid response_type. Only 'code' is supported.",
+        ));
     }
     let redirect_uri = match single(params, "redirect_uri") {
         Ok(Some(r))
-            if !r.contains('#')
-                && without_query(r) == without_query(&integration.redirect_uri) =>
+            if !r.contains('#') && without_query(r) == without_query(&integration.redirect_uri) =>
         {
             r
         }
@@ -108,7 +118,10 @@ fn validate(acc: &AccountRuntime, params: &Params) -> Result<(AuthorizeRequest, 
     };
     let state = single(params, "state").map_err(|_| err("390305", "Invalid state."))?;
     if state.is_some_and(|s| s.len() > 2048 || !s.is_ascii()) {
-        return Err(err("390305", "Invalid state. The state must be at most 2048 ASCII characters."));
+        return Err(err(
+            "390305",
+            "Invalid state. The state must be at most 2048 ASCII characters.",
+        ));
     }
     let scope = single(params, "scope")
         .map_err(|_| "Invalid scope.".to_owned())
@@ -116,12 +129,17 @@ fn validate(acc: &AccountRuntime, params: &Params) -> Result<(AuthorizeRequest, 
         .map_err(|m| err("390308", &m))?;
     if let Some(role) = &scope.role {
         if !acc.role_exists(role) {
-            return Err(err("390308", &format!("Invalid scope. Role '{role}' does not exist.")));
+            return Err(err(
+                "390308",
+                &format!("Invalid scope. Role '{role}' does not exist."),
+            ));
         }
         if acc.role_blocked(integration, role) {
             return Err(err(
                 "390308",
-                &format!("Invalid scope. Role '{role}' is blocked from OAuth for this integration."),
+                &format!(
+                    "Invalid scope. Role '{role}' is blocked from OAuth for this integration."
+                ),
             ));
         }
     }
@@ -133,7 +151,8 @@ fn validate(acc: &AccountRuntime, params: &Params) -> Result<(AuthorizeRequest, 
         (None, None) => None,
         (Some(c), Some("S256"))
             if c.len() == 43
-                && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
         {
             Some(c.to_owned())
         }
@@ -174,7 +193,11 @@ fn redirect(request: &AuthorizeRequest, pairs: &[(&str, &str)]) -> HttpResponse 
     if let Some(s) = &request.state {
         ser.append_pair("state", s);
     }
-    let sep = if request.redirect_uri.contains('?') { '&' } else { '?' };
+    let sep = if request.redirect_uri.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
     let location = format!("{}{}{}", request.redirect_uri, sep, ser.finish());
     HttpResponse::Found()
         .insert_header(("Location", location))
@@ -212,25 +235,45 @@ pub async fn post_authorize(
     let request = pending.request;
     match (pending.step, field("action")) {
         (Step::Login { attempts }, "login") => {
-            let user = acc
-                .user_by_login(field("username"))
-                .filter(|u| u.password.as_deref().is_some_and(|p| secret_eq(p, field("password"))));
+            let user = acc.user_by_login(field("username")).filter(|u| {
+                u.password
+                    .as_deref()
+                    .is_some_and(|p| secret_eq(p, field("password")))
+            });
             let Some(user) = user else {
                 if attempts + 1 >= MAX_LOGIN_ATTEMPTS {
                     return error_page("390100", "Incorrect username or password was specified.");
                 }
                 let name = request.integration.clone();
-                let token = state.pending.put(request, Step::Login { attempts: attempts + 1 });
-                return login_page(&token, &name, Some("Incorrect username or password was specified."));
+                let token = state.pending.put(
+                    request,
+                    Step::Login {
+                        attempts: attempts + 1,
+                    },
+                );
+                return login_page(
+                    &token,
+                    &name,
+                    Some("Incorrect username or password was specified."),
+                );
             };
             if user.disabled {
-                return error_page("390101", "User access disabled. Contact your local system administrator.");
+                return error_page(
+                    "390101",
+                    "User access disabled. Contact your local system administrator.",
+                );
             }
-            let role = request.role.clone().unwrap_or_else(|| acc.default_role(user));
+            let role = request
+                .role
+                .clone()
+                .unwrap_or_else(|| acc.default_role(user));
             if !acc.effective_roles(user).contains(&role) {
                 return error_page(
                     "390308",
-                    &format!("Invalid scope. Role '{role}' is not granted to user '{}'.", user.name),
+                    &format!(
+                        "Invalid scope. Role '{role}' is not granted to user '{}'.",
+                        user.name
+                    ),
                 );
             }
             let blocked = acc
@@ -242,14 +285,19 @@ pub async fn post_authorize(
             if blocked {
                 return error_page(
                     "390308",
-                    &format!("Invalid scope. Role '{role}' is blocked from OAuth for this integration."),
+                    &format!(
+                        "Invalid scope. Role '{role}' is blocked from OAuth for this integration."
+                    ),
                 );
             }
             let name = request.integration.clone();
             let user_name = user.name.clone();
             let token = state.pending.put(
                 request,
-                Step::Consent { user: user_name.clone(), role: role.clone() },
+                Step::Consent {
+                    user: user_name.clone(),
+                    role: role.clone(),
+                },
             );
             consent_page(&token, &name, &user_name, &role)
         }

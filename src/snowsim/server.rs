@@ -190,10 +190,32 @@ impl SnowSim {
     }
 }
 
+/// What `icebroker snowsim [--port] [--config] [--tls DIR]` runs: loads the TOML config (or the
+/// demo account), serves on `127.0.0.1:<port>` and stops on Ctrl-C.
+pub async fn serve(
+    config: Option<&Path>,
+    port: u16,
+    tls_dir: Option<&Path>,
+) -> Result<(), SimError> {
+    let config = match config {
+        Some(path) => SimConfig::load(path)?,
+        None => SimConfig::demo(),
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let sim = SnowSim::start_with(config, addr, tls_dir).await?;
+    tracing::info!(url = %sim.base_url(), ca = ?sim.ca_pem_path(), "snowsim listening");
+    sim.run_until_ctrl_c().await?;
+    Ok(())
+}
+
 impl RunningSnowSim {
     /// `http://127.0.0.1:<port>` (or `https://` with TLS).
     pub fn base_url(&self) -> String {
-        let scheme = if self.ca_pem.is_some() { "https" } else { "http" };
+        let scheme = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         format!("{scheme}://{}", self.addr)
     }
 

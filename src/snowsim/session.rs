@@ -45,7 +45,7 @@ fn role_not_granted(role: &str) -> SqlError {
 fn unsupported_alone(sql: &str) -> Option<String> {
     let words: Vec<String> = sql
         .split_whitespace()
-        .take(3)
+        .take(4)
         .map(str::to_ascii_uppercase)
         .collect();
     let w = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
@@ -54,7 +54,7 @@ fn unsupported_alone(sql: &str) -> Option<String> {
         ("START", "TRANSACTION") => "START TRANSACTION",
         ("ALTER", "SESSION") => "ALTER SESSION",
         ("CREATE", "TEMPORARY" | "TEMP") => "CREATE TEMPORARY",
-        ("CREATE", "OR") if matches!(w(2), "TEMPORARY" | "TEMP") => "CREATE TEMPORARY",
+        ("CREATE", "OR") if matches!(w(3), "TEMPORARY" | "TEMP") => "CREATE TEMPORARY",
         _ => return None,
     };
     Some(kind.to_owned())
@@ -87,9 +87,7 @@ pub fn build_submission(
         .ok_or_else(|| err("390144", "08004", "User does not exist.".into()))?;
     let role = match (&request.role, &principal.oauth_role) {
         (Some(r), Some(consented)) if r != consented => return Err(role_not_granted(r)),
-        (Some(r), _) if !acc.effective_roles(user).contains(r) => {
-            return Err(role_not_granted(r))
-        }
+        (Some(r), _) if !acc.effective_roles(user).contains(r) => return Err(role_not_granted(r)),
         (Some(r), _) => r.clone(),
         (None, Some(consented)) => consented.clone(),
         (None, None) => acc.default_role(user),
@@ -116,7 +114,11 @@ pub fn build_submission(
     let count = match params.get("MULTI_STATEMENT_COUNT") {
         None => 1,
         Some(v) => v.trim().parse::<usize>().map_err(|_| {
-            err("000008", "0A000", format!("Invalid MULTI_STATEMENT_COUNT '{v}'."))
+            err(
+                "000008",
+                "0A000",
+                format!("Invalid MULTI_STATEMENT_COUNT '{v}'."),
+            )
         })?,
     };
     let statements = split(&request.statement)?;
@@ -177,7 +179,10 @@ mod tests {
     #[test]
     fn single_statement_refusals_follow_the_spec_list() {
         assert_eq!(unsupported_alone("use warehouse x").as_deref(), Some("USE"));
-        assert_eq!(unsupported_alone("ALTER SESSION SET a=1").as_deref(), Some("ALTER SESSION"));
+        assert_eq!(
+            unsupported_alone("ALTER SESSION SET a=1").as_deref(),
+            Some("ALTER SESSION")
+        );
         assert_eq!(
             unsupported_alone("create or replace temporary table t (a int)").as_deref(),
             Some("CREATE TEMPORARY")

@@ -91,6 +91,8 @@ fn host(req: &HttpRequest) -> Option<&str> {
 }
 
 /// Resolves account, checks headers and authenticates; the common prologue of every handler.
+// The error is the finished early answer of a handler (rejections are the cold path).
+#[allow(clippy::result_large_err)]
 fn prologue<'a>(
     state: &'a SimState,
     req: &HttpRequest,
@@ -109,7 +111,12 @@ fn prologue<'a>(
 
 /// Answers for a submitted statement: waits up to the sync window (unless `async`), then 200,
 /// 422, 408 or 202. Past a 202 a timer still enforces the request's timeout.
-async fn respond(state: &SimState, stmt: Arc<Statement>, async_: bool, timeout: u64) -> HttpResponse {
+async fn respond(
+    state: &SimState,
+    stmt: Arc<Statement>,
+    async_: bool,
+    timeout: u64,
+) -> HttpResponse {
     let window = Duration::from_millis(state.sync_window_ms.load(Ordering::Relaxed));
     let elapsed = Duration::from_millis(now_millis().saturating_sub(stmt.created_on));
     let limit = Duration::from_secs(timeout).saturating_sub(elapsed);
@@ -178,7 +185,12 @@ pub async fn post_statements(
         .request_id
         .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let stmt = Statement::new(acc.index, &principal.user, &request_id, q.nullable.unwrap_or(true));
+    let stmt = Statement::new(
+        acc.index,
+        &principal.user,
+        &request_id,
+        q.nullable.unwrap_or(true),
+    );
     acc.statements.insert(&stmt, true);
     match build_submission(acc, &principal, &request, split_statements) {
         Err(e) => {

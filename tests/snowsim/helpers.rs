@@ -67,7 +67,11 @@ async fn into_resp(r: reqwest::Response) -> Resp {
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     let body = r.bytes().await.expect("body").to_vec();
-    Resp { status, headers, body }
+    Resp {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// Maps a concrete SQL API path to the spec's path template.
@@ -107,7 +111,10 @@ impl TestSim {
             req = req.header("Authorization", format!("Bearer {t}"));
         }
         if let Some(b) = body {
-            if !extra.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+            if !extra
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            {
                 req = req.header("Content-Type", "application/json");
             }
             req = req.body(b.to_string());
@@ -131,24 +138,51 @@ impl TestSim {
     }
 
     pub async fn submit(&self, token: &str, body: Value, query: &str) -> Resp {
-        let q = if query.is_empty() { String::new() } else { format!("?{query}") };
-        self.api(reqwest::Method::POST, &format!("/api/v2/statements{q}"), Some(token), Some(&body), &[])
-            .await
+        let q = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        self.api(
+            reqwest::Method::POST,
+            &format!("/api/v2/statements{q}"),
+            Some(token),
+            Some(&body),
+            &[],
+        )
+        .await
     }
 
     pub async fn sql(&self, token: &str, statement: &str) -> Resp {
-        self.submit(token, serde_json::json!({ "statement": statement }), "").await
+        self.submit(token, serde_json::json!({ "statement": statement }), "")
+            .await
     }
 
     pub async fn status(&self, token: &str, handle: &str, query: &str) -> Resp {
-        let q = if query.is_empty() { String::new() } else { format!("?{query}") };
-        self.api(reqwest::Method::GET, &format!("/api/v2/statements/{handle}{q}"), Some(token), None, &[])
-            .await
+        let q = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        self.api(
+            reqwest::Method::GET,
+            &format!("/api/v2/statements/{handle}{q}"),
+            Some(token),
+            None,
+            &[],
+        )
+        .await
     }
 
     pub async fn cancel(&self, token: &str, handle: &str) -> Resp {
-        self.api(reqwest::Method::POST, &format!("/api/v2/statements/{handle}/cancel"), Some(token), None, &[])
-            .await
+        self.api(
+            reqwest::Method::POST,
+            &format!("/api/v2/statements/{handle}/cancel"),
+            Some(token),
+            None,
+            &[],
+        )
+        .await
     }
 
     /// Polls until the statement leaves 202 (at most ~20 s).
@@ -166,7 +200,9 @@ impl TestSim {
     // ----- OAuth browser flow -----
 
     pub async fn authorize(&self, params: &[(&str, &str)]) -> Resp {
-        let url = reqwest::Url::parse_with_params(&format!("{}/oauth/authorize", self.base), params).unwrap();
+        let url =
+            reqwest::Url::parse_with_params(&format!("{}/oauth/authorize", self.base), params)
+                .unwrap();
         into_resp(self.client.get(url).send().await.unwrap()).await
     }
 
@@ -185,18 +221,30 @@ impl TestSim {
     /// Logs in on the form of `page` and returns the consent page.
     pub async fn login(&self, page: &Resp, user: &str, password: &str) -> Resp {
         let token = form_token(&page.text());
-        self.post_form(&[("form_token", &token), ("username", user), ("password", password), ("action", "login")])
-            .await
+        self.post_form(&[
+            ("form_token", &token),
+            ("username", user),
+            ("password", password),
+            ("action", "login"),
+        ])
+        .await
     }
 
     /// Drives authorize → login → allow and returns the redirect's query parameters.
-    pub async fn code_flow(&self, params: &[(&str, &str)], user: &str, password: &str) -> Vec<(String, String)> {
+    pub async fn code_flow(
+        &self,
+        params: &[(&str, &str)],
+        user: &str,
+        password: &str,
+    ) -> Vec<(String, String)> {
         let page = self.authorize(params).await;
         assert_eq!(page.status, 200, "authorize: {}", page.text());
         let consent = self.login(&page, user, password).await;
         assert_eq!(consent.status, 200, "login: {}", consent.text());
         let token = form_token(&consent.text());
-        let done = self.post_form(&[("form_token", &token), ("action", "allow")]).await;
+        let done = self
+            .post_form(&[("form_token", &token), ("action", "allow")])
+            .await;
         assert_eq!(done.status, 302, "consent: {}", done.text());
         let location = done.header("location").unwrap().to_owned();
         assert!(location.starts_with(DEMO_REDIRECT_URI), "{location}");
@@ -204,8 +252,15 @@ impl TestSim {
         url.query_pairs().into_owned().collect()
     }
 
-    pub async fn token_request(&self, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> (u16, Value) {
-        let mut req = self.client.post(format!("{}/oauth/token-request", self.base)).form(form);
+    pub async fn token_request(
+        &self,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .post(format!("{}/oauth/token-request", self.base))
+            .form(form);
         if let Some((id, secret)) = basic {
             req = req.basic_auth(id, Some(secret));
         }
@@ -214,18 +269,25 @@ impl TestSim {
     }
 
     pub async fn demo_token_request(&self, form: &[(&str, &str)]) -> (u16, Value) {
-        self.token_request(form, Some((DEMO_CLIENT_ID, DEMO_CLIENT_SECRET))).await
+        self.token_request(form, Some((DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)))
+            .await
     }
 }
 
 pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// The `form_token` hidden field of a page.
 pub fn form_token(html: &str) -> String {
     let marker = "name=\"form_token\" value=\"";
-    let start = html.find(marker).unwrap_or_else(|| panic!("no form_token in {html}")) + marker.len();
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("no form_token in {html}"))
+        + marker.len();
     let end = html[start..].find('"').unwrap() + start;
     html[start..end].to_owned()
 }
@@ -233,7 +295,10 @@ pub fn form_token(html: &str) -> String {
 /// The `data-code` of a Snowflake-style error page.
 pub fn error_code(html: &str) -> String {
     let marker = "data-code=\"";
-    let start = html.find(marker).unwrap_or_else(|| panic!("no error code in {html}")) + marker.len();
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("no error code in {html}"))
+        + marker.len();
     let end = html[start..].find('"').unwrap() + start;
     html[start..end].to_owned()
 }
@@ -241,13 +306,16 @@ pub fn error_code(html: &str) -> String {
 pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
     use std::io::Read;
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).expect("gzip body");
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .expect("gzip body");
     out
 }
 
 /// RFC 7636 S256, computed here independently of the sim.
 pub fn s256(verifier: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()))
 }
 
 pub fn demo_authorize_params<'a>(scope: &'a str, state: &'a str) -> Vec<(&'a str, &'a str)> {

@@ -14,9 +14,14 @@ const PUB1: &str = include_str!("../fixtures/snowsim_jwt_key1.spki.txt");
 const PUB2: &str = include_str!("../fixtures/snowsim_jwt_key2.spki.txt");
 
 fn fingerprint(spki_b64: &str) -> String {
-    let der = base64::engine::general_purpose::STANDARD.decode(spki_b64.trim()).unwrap();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(spki_b64.trim())
+        .unwrap();
     let digest = sha2::Sha256::digest(&der);
-    format!("SHA256:{}", base64::engine::general_purpose::STANDARD.encode(digest))
+    format!(
+        "SHA256:{}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
 }
 
 fn now() -> i64 {
@@ -51,7 +56,14 @@ async fn call(sim: &TestSim, token: &str, token_type: Option<&str>) -> Resp {
         extra.push(("X-Snowflake-Authorization-Token-Type", t));
     }
     let body = json!({"statement": "SELECT CURRENT_USER()"});
-    sim.api(reqwest::Method::POST, "/api/v2/statements", Some(token), Some(&body), &extra).await
+    sim.api(
+        reqwest::Method::POST,
+        "/api/v2/statements",
+        Some(token),
+        Some(&body),
+        &extra,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -64,10 +76,21 @@ async fn an_independently_built_keypair_jwt_is_accepted_from_either_key_slot() {
     // Token type inferred when the header is absent.
     assert_ne!(call(&sim, &token, None).await.status, 401);
     // The org-account form of the account is accepted too.
-    let token = jwt(KEY1, "MYORG-MYACCOUNT", "JSMITH", &fingerprint(PUB1), t, t + 3600);
+    let token = jwt(
+        KEY1,
+        "MYORG-MYACCOUNT",
+        "JSMITH",
+        &fingerprint(PUB1),
+        t,
+        t + 3600,
+    );
     assert_ne!(call(&sim, &token, Some("KEYPAIR_JWT")).await.status, 401);
     let token = jwt(KEY2, "XY12345", "BOB", &fingerprint(PUB2), t, t + 60);
-    assert_ne!(call(&sim, &token, Some("KEYPAIR_JWT")).await.status, 401, "RSA_PUBLIC_KEY_2");
+    assert_ne!(
+        call(&sim, &token, Some("KEYPAIR_JWT")).await.status,
+        401,
+        "RSA_PUBLIC_KEY_2"
+    );
 }
 
 #[tokio::test]
@@ -76,10 +99,22 @@ async fn bad_keypair_jwts_are_each_rejected_with_390144_and_a_reason() {
     let t = now();
     let fp1 = fingerprint(PUB1);
     let cases = [
-        ("fingerprint", jwt(KEY1, "XY12345", "JSMITH", &fingerprint(PUB2), t, t + 60)),
-        ("account_region", jwt(KEY1, "XY12345.US-EAST-2", "JSMITH", &fp1, t, t + 60)),
-        ("expired", jwt(KEY1, "XY12345", "JSMITH", &fp1, t - 4000, t - 3000)),
-        ("lifetime", jwt(KEY1, "XY12345", "JSMITH", &fp1, t, t + 3601)),
+        (
+            "fingerprint",
+            jwt(KEY1, "XY12345", "JSMITH", &fingerprint(PUB2), t, t + 60),
+        ),
+        (
+            "account_region",
+            jwt(KEY1, "XY12345.US-EAST-2", "JSMITH", &fp1, t, t + 60),
+        ),
+        (
+            "expired",
+            jwt(KEY1, "XY12345", "JSMITH", &fp1, t - 4000, t - 3000),
+        ),
+        (
+            "lifetime",
+            jwt(KEY1, "XY12345", "JSMITH", &fp1, t, t + 3601),
+        ),
         ("signature", jwt(KEY2, "XY12345", "JSMITH", &fp1, t, t + 60)),
         ("case", jwt(KEY1, "xy12345", "JSMITH", &fp1, t, t + 60)),
         ("user", jwt(KEY1, "XY12345", "NOBODY", &fp1, t, t + 60)),
@@ -91,12 +126,22 @@ async fn bad_keypair_jwts_are_each_rejected_with_390144_and_a_reason() {
             assert_eq!(r.status, 401, "{kind}: {}", r.text());
             let body = r.json();
             assert_eq!(body["code"], "390144", "{kind}");
-            assert!(body["message"].as_str().unwrap().starts_with("JWT token is invalid. "), "{body}");
+            assert!(
+                body["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("JWT token is invalid. "),
+                "{body}"
+            );
         }
     }
     let counters = sim.sim.counters();
     for (kind, _) in &cases {
-        assert_eq!(counters.jwt_rejections.get(*kind).copied(), Some(2), "{kind}: {counters:?}");
+        assert_eq!(
+            counters.jwt_rejections.get(*kind).copied(),
+            Some(2),
+            "{kind}: {counters:?}"
+        );
     }
     // A JWT sent as an OAuth token is an invalid OAuth token.
     let good = jwt(KEY1, "XY12345", "JSMITH", &fp1, t, t + 60);

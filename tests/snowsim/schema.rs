@@ -19,7 +19,8 @@ use serde_json::Value;
 pub fn spec() -> Option<&'static Value> {
     static SPEC: OnceLock<Option<Value>> = OnceLock::new();
     SPEC.get_or_init(|| {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/specs/sqlapi.yaml");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/specs/sqlapi.yaml");
         match std::fs::read_to_string(&path) {
             Ok(text) => Some(serde_norway::from_str::<Value>(&text).expect("sqlapi.yaml parses")),
             Err(e) => {
@@ -38,7 +39,9 @@ fn resolve<'a>(root: &'a Value, schema: &'a Value) -> &'a Value {
     match schema.get("$ref").and_then(Value::as_str) {
         Some(r) => {
             let pointer = r.trim_start_matches('#');
-            let target = root.pointer(pointer).unwrap_or_else(|| panic!("unresolvable $ref {r}"));
+            let target = root
+                .pointer(pointer)
+                .unwrap_or_else(|| panic!("unresolvable $ref {r}"));
             resolve(root, target)
         }
         None => schema,
@@ -50,7 +53,10 @@ pub fn response_schema(spec_path: &str, method: &str, status: u16) -> Option<&'s
     let root = spec()?;
     let op = root.get("paths")?.get(spec_path)?.get(method)?;
     let resp = resolve(root, op.get("responses")?.get(status.to_string())?);
-    let schema = resp.get("content")?.get("application/json")?.get("schema")?;
+    let schema = resp
+        .get("content")?
+        .get("application/json")?
+        .get("schema")?;
     Some(resolve(root, schema))
 }
 
@@ -72,7 +78,10 @@ fn null_allowed_by_protocol(path: &str) -> bool {
 fn validate_at(root: &Value, schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
     let schema = resolve(root, schema);
     if value.is_null() {
-        let nullable = schema.get("nullable").and_then(Value::as_bool).unwrap_or(false);
+        let nullable = schema
+            .get("nullable")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         if !nullable && !null_allowed_by_protocol(path) {
             errors.push(format!("{path}: null is not allowed"));
         }
@@ -85,7 +94,12 @@ fn validate_at(root: &Value, schema: &Value, value: &Value, path: &str, errors: 
                 errors.push(format!("{path}: expected object, got {value}"));
                 return;
             };
-            for req in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+            for req in schema
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let name = req.as_str().unwrap_or_default();
                 if !obj.contains_key(name) {
                     errors.push(format!("{path}: required property {name} missing"));
@@ -172,8 +186,14 @@ pub fn assert_valid(spec_path: &str, method: &str, status: u16, body: &[u8]) {
             _ => {
                 let value: Value = serde_json::from_slice(body)
                     .unwrap_or_else(|e| panic!("{status}: body is not JSON: {e}"));
-                assert!(value["code"].is_string(), "{status}: body lacks code: {value}");
-                assert!(value["message"].is_string(), "{status}: body lacks message: {value}");
+                assert!(
+                    value["code"].is_string(),
+                    "{status}: body lacks code: {value}"
+                );
+                assert!(
+                    value["message"].is_string(),
+                    "{status}: body lacks message: {value}"
+                );
             }
         },
     }
@@ -193,7 +213,10 @@ fn the_spec_declares_the_schemas_we_validate_against() {
         ("/api/v2/statements/{statementHandle}/cancel", "post", 200),
         ("/api/v2/statements/{statementHandle}/cancel", "post", 422),
     ] {
-        assert!(response_schema(path, method, status).is_some(), "{method} {path} {status}");
+        assert!(
+            response_schema(path, method, status).is_some(),
+            "{method} {path} {status}"
+        );
     }
     assert!(response_schema("/api/v2/statements", "post", 401).is_none());
 }

@@ -75,7 +75,12 @@ async fn seed_query_top_customers_matches_the_data() {
         assert_eq!(total, expected[i].1, "row {i} is the {i}th largest total");
         assert_eq!(row[1].as_str().unwrap(), names[&key]);
     }
-    let types: Vec<&str> = b["resultSetMetaData"]["rowType"].as_array().unwrap().iter().map(|c| c["type"].as_str().unwrap()).collect();
+    let types: Vec<&str> = b["resultSetMetaData"]["rowType"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].as_str().unwrap())
+        .collect();
     assert_eq!(types, ["fixed", "text", "fixed"]);
     assert_eq!(b["resultSetMetaData"]["rowType"][2]["scale"], 2);
 }
@@ -100,11 +105,15 @@ async fn seed_query_monthly_sales_of_a_clerk_matches_the_data() {
         let date = o.o_orderdate.to_string();
         if o.o_clerk.to_string() == clerk && date.starts_with(&year.to_string()) {
             let m: i64 = date[5..7].parse().unwrap();
-            *months.entry(days_from_civil(year, m, 1)).or_default() += cents(&o.o_totalprice.to_string());
+            *months.entry(days_from_civil(year, m, 1)).or_default() +=
+                cents(&o.o_totalprice.to_string());
         }
     }
     assert!(!months.is_empty(), "the clerk has orders that year");
-    let expected: Vec<serde_json::Value> = months.iter().map(|(d, c)| json!([d.to_string(), money(*c)])).collect();
+    let expected: Vec<serde_json::Value> = months
+        .iter()
+        .map(|(d, c)| json!([d.to_string(), money(*c)]))
+        .collect();
     assert_eq!(b["data"], json!(expected));
     assert_eq!(b["resultSetMetaData"]["rowType"][0]["type"], "date");
 }
@@ -113,12 +122,23 @@ async fn seed_query_monthly_sales_of_a_clerk_matches_the_data() {
 async fn a_100k_row_result_arrives_in_gzip_partitions() {
     let sim = tpch_sim().await;
     let token = sim.token("JSMITH", None);
-    let r = sim.sql(&token, "SELECT O_ORDERKEY, N_NATIONKEY FROM ORDERS CROSS JOIN NATION LIMIT 100000").await;
+    let r = sim
+        .sql(
+            &token,
+            "SELECT O_ORDERKEY, N_NATIONKEY FROM ORDERS CROSS JOIN NATION LIMIT 100000",
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert!(r.header("content-encoding").is_none(), "partition 0 is inline and plain");
+    assert!(
+        r.header("content-encoding").is_none(),
+        "partition 0 is inline and plain"
+    );
     let b = r.json();
     let handle = b["statementHandle"].as_str().unwrap();
-    let info = b["resultSetMetaData"]["partitionInfo"].as_array().unwrap().clone();
+    let info = b["resultSetMetaData"]["partitionInfo"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert_eq!(b["resultSetMetaData"]["numRows"], 100_000);
     assert!(info.len() > 1, "several partitions");
     let mut total = b["data"].as_array().unwrap().len();
@@ -126,7 +146,11 @@ async fn a_100k_row_result_arrives_in_gzip_partitions() {
     for (p, part) in info.iter().enumerate().skip(1) {
         let resp = sim.status(&token, handle, &format!("partition={p}")).await;
         assert_eq!(resp.status, 200);
-        assert_eq!(resp.header("content-encoding"), Some("gzip"), "partition {p}");
+        assert_eq!(
+            resp.header("content-encoding"),
+            Some("gzip"),
+            "partition {p}"
+        );
         let body: serde_json::Value = serde_json::from_slice(&gunzip(&resp.body)).unwrap();
         assert_eq!(body.as_object().unwrap().len(), 1, "only data, no metadata");
         let rows = body["data"].as_array().unwrap().len();
@@ -134,6 +158,8 @@ async fn a_100k_row_result_arrives_in_gzip_partitions() {
         total += rows;
     }
     assert_eq!(total, 100_000);
-    let past_end = sim.status(&token, handle, &format!("partition={}", info.len())).await;
+    let past_end = sim
+        .status(&token, handle, &format!("partition={}", info.len()))
+        .await;
     assert_eq!(past_end.status, 400);
 }
