@@ -134,7 +134,12 @@ fn demo_account() -> AccountModel {
             grant("USAGE", "WAREHOUSE", "COMPUTE_WH", "REPORTER"),
             grant("USAGE", "WAREHOUSE", "SLEEPY_WH", "REPORTER"),
             grant("USAGE", "WAREHOUSE", "AUTO_WH", "REPORTER"),
-            grant("IMPORTED PRIVILEGES", "DATABASE", "SNOWFLAKE_SAMPLE_DATA", "PUBLIC"),
+            grant(
+                "IMPORTED PRIVILEGES",
+                "DATABASE",
+                "SNOWFLAKE_SAMPLE_DATA",
+                "PUBLIC",
+            ),
             grant("OWNERSHIP", "WAREHOUSE", "COMPUTE_WH", "SYSADMIN"),
         ],
         integrations: vec![OAuthIntegrationModel::new(

@@ -38,7 +38,8 @@ fn object_missing() -> SqlError {
     SqlError {
         code: "002043".into(),
         sql_state: "02000".into(),
-        message: "SQL compilation error:\nObject does not exist, or operation cannot be performed.".into(),
+        message: "SQL compilation error:\nObject does not exist, or operation cannot be performed."
+            .into(),
     }
 }
 
@@ -57,7 +58,9 @@ pub fn needs_warehouse(sql: &str) -> bool {
 }
 
 fn warehouse_usable(state: &SimState, acc: usize, ctx: &SessionContext) -> bool {
-    let Some(name) = &ctx.warehouse else { return false };
+    let Some(name) = &ctx.warehouse else {
+        return false;
+    };
     state.accounts[acc]
         .model
         .warehouses
@@ -78,7 +81,12 @@ fn names_in(result: &QueryResult) -> Vec<String> {
 }
 
 /// Checks that the request's database (and schema) exist, with exact case.
-fn check_namespace(state: &SimState, acc: usize, ctx: &SessionContext, stmt: &Statement) -> Result<(), SqlError> {
+fn check_namespace(
+    state: &SimState,
+    acc: usize,
+    ctx: &SessionContext,
+    stmt: &Statement,
+) -> Result<(), SqlError> {
     let engine = &state.accounts[acc].engine;
     let opts = ExecOptions::default();
     if let Some(db) = &ctx.database {
@@ -99,7 +107,13 @@ fn check_namespace(state: &SimState, acc: usize, ctx: &SessionContext, stmt: &St
     Ok(())
 }
 
-fn run_one(state: &SimState, acc: usize, sub: &Submission, sql: &str, stmt: &Statement) -> Result<QueryResult, SqlError> {
+fn run_one(
+    state: &SimState,
+    acc: usize,
+    sub: &Submission,
+    sql: &str,
+    stmt: &Statement,
+) -> Result<QueryResult, SqlError> {
     if stmt.cancel.is_cancelled() {
         return Err(SqlError {
             code: "000604".into(),
@@ -110,7 +124,13 @@ fn run_one(state: &SimState, acc: usize, sub: &Submission, sql: &str, stmt: &Sta
     if needs_warehouse(sql) && !warehouse_usable(state, acc, &sub.ctx) {
         return Err(no_warehouse());
     }
-    execute(&state.accounts[acc].engine, &sub.ctx, sql, &sub.opts, &stmt.cancel)
+    execute(
+        &state.accounts[acc].engine,
+        &sub.ctx,
+        sql,
+        &sub.opts,
+        &stmt.cancel,
+    )
 }
 
 fn multi_failure(sql: &str, err: &SqlError) -> SqlError {
@@ -138,7 +158,12 @@ pub fn run(state: &SimState, acc: usize, stmt: &Arc<Statement>, sub: Submission)
         if !sub.multi {
             let sql = sub.statements.first().map(String::as_str).unwrap_or("");
             let result = run_one(state, acc, &sub, sql, stmt)?;
-            return Ok(Finished::from_result(result, partition_rows, stmt.nullable, None));
+            return Ok(Finished::from_result(
+                result,
+                partition_rows,
+                stmt.nullable,
+                None,
+            ));
         }
         let store = &state.accounts[acc].statements;
         let mut handles = Vec::new();
@@ -185,7 +210,9 @@ fn multi_summary() -> QueryResult {
             byte_length: Some(16_777_216),
             collation: None,
         }],
-        rows: vec![vec![Some("Multiple statements executed successfully.".into())]],
+        rows: vec![vec![Some(
+            "Multiple statements executed successfully.".into(),
+        )]],
         stats: None,
     }
 }

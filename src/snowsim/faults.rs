@@ -129,7 +129,9 @@ impl FaultSet {
 /// writing the status line, which is what a client sees when a server or proxy dies mid-request.
 fn dropped_connection() -> HttpResponse {
     let stream = futures_util::stream::once(async {
-        Err::<web::Bytes, std::io::Error>(std::io::Error::other("snowsim: injected connection drop"))
+        Err::<web::Bytes, std::io::Error>(std::io::Error::other(
+            "snowsim: injected connection drop",
+        ))
     });
     HttpResponse::Ok().body(BodyStream::new(stream))
 }
@@ -153,15 +155,23 @@ pub async fn inject(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let Some(state) = req.app_data::<web::Data<SimState>>().cloned() else {
-        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
     };
     let path = req.path().to_owned();
     state.counters.request(&path);
     match state.faults.take(&path) {
-        None => next.call(req).await.map(ServiceResponse::map_into_boxed_body),
+        None => next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body),
         Some(FaultKind::Latency { ms }) => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
-            next.call(req).await.map(ServiceResponse::map_into_boxed_body)
+            next.call(req)
+                .await
+                .map(ServiceResponse::map_into_boxed_body)
         }
         Some(FaultKind::Status {
             status,

@@ -55,10 +55,8 @@ impl RegisteredKey {
             return Err("RSA public key must be at least 2048 bits".into());
         }
         let fingerprint = format!("SHA256:{}", b64(&Sha256::digest(&der)));
-        let decoding = DecodingKey::from_rsa_raw_components(
-            &key.n().to_bytes_be(),
-            &key.e().to_bytes_be(),
-        );
+        let decoding =
+            DecodingKey::from_rsa_raw_components(&key.n().to_bytes_be(), &key.e().to_bytes_be());
         Ok(Self {
             fingerprint,
             key: decoding,
@@ -133,7 +131,10 @@ pub fn verify(
         header.alg,
         Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512
     ) {
-        return Err(reject("algorithm", "Only RS256, RS384 and RS512 are accepted."));
+        return Err(reject(
+            "algorithm",
+            "Only RS256, RS384 and RS512 are accepted.",
+        ));
     }
     let claims: serde_json::Value = jsonwebtoken::dangerous::insecure_decode_claims(token)
         .map_err(|_| reject("malformed", "The token payload is not valid JSON claims."))?;
@@ -146,7 +147,10 @@ pub fn verify(
         ));
     };
     if principal != sub {
-        return Err(reject("subject", "The issuer and subject name different users."));
+        return Err(reject(
+            "subject",
+            "The issuer and subject name different users.",
+        ));
     }
     let parts: Vec<&str> = sub.split('.').collect();
     if parts.len() != 2 {
@@ -168,15 +172,27 @@ pub fn verify(
         }
     }
     if !known {
-        return Err(reject("account", format!("Account '{acct}' is not this account.")));
+        return Err(reject(
+            "account",
+            format!("Account '{acct}' is not this account."),
+        ));
     }
     let found = account.users.iter().find(|u| {
-        u.login_name.as_deref().unwrap_or(&u.name).eq_ignore_ascii_case(user)
+        u.login_name
+            .as_deref()
+            .unwrap_or(&u.name)
+            .eq_ignore_ascii_case(user)
     });
     let Some(found) = found else {
         return Err(reject("user", format!("User '{user}' does not exist.")));
     };
-    if user != found.login_name.as_deref().unwrap_or(&found.name).to_ascii_uppercase() {
+    if user
+        != found
+            .login_name
+            .as_deref()
+            .unwrap_or(&found.name)
+            .to_ascii_uppercase()
+    {
         return Err(reject("case", "Account and user names must be upper case."));
     }
     if found.disabled {
@@ -197,18 +213,28 @@ pub fn verify(
     validation.validate_nbf = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
-    jsonwebtoken::decode::<serde_json::Value>(token, &key.key, &validation)
-        .map_err(|_| reject("signature", "The signature does not verify with the registered key."))?;
+    jsonwebtoken::decode::<serde_json::Value>(token, &key.key, &validation).map_err(|_| {
+        reject(
+            "signature",
+            "The signature does not verify with the registered key.",
+        )
+    })?;
     let iat = numeric_claim(&claims, "iat")?;
     let exp = numeric_claim(&claims, "exp")?;
     if exp - iat > MAX_LIFETIME_SECS {
-        return Err(reject("lifetime", "The token lifetime (exp - iat) exceeds one hour."));
+        return Err(reject(
+            "lifetime",
+            "The token lifetime (exp - iat) exceeds one hour.",
+        ));
     }
     if exp <= iat {
         return Err(reject("lifetime", "The token expires before it is issued."));
     }
     if iat > now + CLOCK_SKEW_SECS {
-        return Err(reject("not_yet_valid", "The token is issued in the future."));
+        return Err(reject(
+            "not_yet_valid",
+            "The token is issued in the future.",
+        ));
     }
     if now > exp + CLOCK_SKEW_SECS {
         return Err(reject("expired", "The token has expired."));

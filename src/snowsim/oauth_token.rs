@@ -38,7 +38,10 @@ fn error_response(err: &TokenError) -> HttpResponse {
         }))
 }
 
-fn authenticate<'a>(req: &HttpRequest, acc: &'a AccountRuntime) -> Option<&'a OAuthIntegrationModel> {
+fn authenticate<'a>(
+    req: &HttpRequest,
+    acc: &'a AccountRuntime,
+) -> Option<&'a OAuthIntegrationModel> {
     let value = req.headers().get("authorization")?.to_str().ok()?;
     let (scheme, encoded) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -72,10 +75,15 @@ pub async fn post_token_request(
 
 /// The single value of a form field; a repeated field is an `invalid_request` (RFC 6749 §3.2).
 fn field<'a>(form: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, TokenError> {
-    let mut it = form.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let mut it = form
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str());
     let first = it.next();
     if it.next().is_some() {
-        return Err(TokenError::InvalidRequest("A parameter was sent more than once."));
+        return Err(TokenError::InvalidRequest(
+            "A parameter was sent more than once.",
+        ));
     }
     Ok(first)
 }
@@ -137,6 +145,10 @@ fn handle(
                 .ok_or(TokenError::InvalidRequest("Missing refresh_token."))?;
             let scope = field("scope")?;
             let mut tokens = lock(&state.tokens);
+            let owner = tokens.refresh_owner(token);
+            if owner.is_some_and(|u| acc.user(&u).is_none_or(|m| m.disabled)) {
+                return Err(TokenError::InvalidGrant("User access disabled."));
+            }
             let response = tokens.refresh(
                 acc.index,
                 &integration.name,

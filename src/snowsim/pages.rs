@@ -37,7 +37,12 @@ pub fn error_page(code: &str, message: &str) -> HttpResponse {
 /// The login form (`POST /oauth/authorize`, `action=login`).
 pub fn login_page(form_token: &str, integration: &str, error: Option<&str>) -> HttpResponse {
     let error = error
-        .map(|e| format!("<p id=\"error\" data-code=\"390100\">{}</p>\n", html_escape(e)))
+        .map(|e| {
+            format!(
+                "<p id=\"error\" data-code=\"390100\">{}</p>\n",
+                html_escape(e)
+            )
+        })
         .unwrap_or_default();
     let body = format!(
         "<h1>Sign in to Snowflake</h1>\n<p>{integration} is requesting access to your Snowflake account.</p>\n{error}\

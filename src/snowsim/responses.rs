@@ -29,7 +29,10 @@ fn json_response(status: StatusCode, body: String) -> HttpResponse {
 
 /// `{code, message}` error body (400 `390142`, 401 `390303`/`390144`, 429 `390505`, …).
 pub fn api_error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
-    json_response(status, json!({"code": code, "message": message}).to_string())
+    json_response(
+        status,
+        json!({"code": code, "message": message}).to_string(),
+    )
 }
 
 /// 400 for a request body or parameter Snowflake would not accept.
@@ -127,8 +130,7 @@ pub fn result_set(stmt: &Statement, done: &Finished) -> HttpResponse {
     body.push('}');
     let mut resp = json_response(StatusCode::OK, body);
     if let Ok(v) = link_header(stmt, 0, done.partitions.len()).parse() {
-        resp.headers_mut()
-            .insert(actix_web::http::header::LINK, v);
+        resp.headers_mut().insert(actix_web::http::header::LINK, v);
     }
     resp
 }
@@ -146,16 +148,17 @@ pub fn partition(stmt: &Statement, done: &Finished, p: usize) -> HttpResponse {
         .and_then(|()| encoder.write_all(rows.as_bytes()))
         .and_then(|()| encoder.write_all(b"}"));
     let Ok(gz) = written.and_then(|()| encoder.finish()) else {
-        return api_error(StatusCode::INTERNAL_SERVER_ERROR, "000603", "Internal error.");
+        return api_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "000603",
+            "Internal error.",
+        );
     };
     HttpResponse::Ok()
         .insert_header(("Content-Type", "application/json"))
         .insert_header(("Content-Encoding", "gzip"))
         .insert_header(("Vary", "Accept-Encoding, User-Agent"))
-        .insert_header((
-            "Link",
-            link_header(stmt, p, done.partitions.len()),
-        ))
+        .insert_header(("Link", link_header(stmt, p, done.partitions.len())))
         .body(gz)
 }
 

@@ -19,8 +19,12 @@ use super::statements::StatementStore;
 use super::tokens::TokenStore;
 
 /// Privileged roles Snowflake blocks for OAuth unless the account lifts the block.
-pub const ALWAYS_BLOCKED_ROLES: [&str; 4] =
-    ["ACCOUNTADMIN", "SECURITYADMIN", "ORGADMIN", "GLOBALORGADMIN"];
+pub const ALWAYS_BLOCKED_ROLES: [&str; 4] = [
+    "ACCOUNTADMIN",
+    "SECURITYADMIN",
+    "ORGADMIN",
+    "GLOBALORGADMIN",
+];
 
 /// One simulated account at run time.
 pub struct AccountRuntime {
@@ -141,8 +145,7 @@ impl SimState {
                     (Some(_), None) => false,
                 };
             let by_org = region.is_none()
-                && m
-                    .org_account
+                && m.org_account
                     .as_deref()
                     .is_some_and(|o| o.eq_ignore_ascii_case(first));
             by_locator || by_org

@@ -93,7 +93,9 @@ fn encode_rows(rows: &[Vec<Option<String>>], nullable: bool) -> String {
                 out.push(',');
             }
             match cell {
-                Some(s) => out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())),
+                Some(s) => {
+                    out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()))
+                }
                 None if nullable => out.push_str("null"),
                 None => out.push_str("\"null\""),
             }
@@ -221,7 +223,9 @@ impl StatementStore {
     /// `(owner, requestId)`.
     pub fn insert(&self, stmt: &Arc<Statement>, remember_request: bool) {
         let mut inner = lock(&self.inner);
-        inner.by_handle.insert(stmt.handle.clone(), Arc::clone(stmt));
+        inner
+            .by_handle
+            .insert(stmt.handle.clone(), Arc::clone(stmt));
         inner.order.push_back(stmt.handle.clone());
         if remember_request {
             inner.by_request.insert(
@@ -230,7 +234,9 @@ impl StatementStore {
             );
         }
         while inner.order.len() > self.capacity {
-            let Some(old) = inner.order.pop_front() else { break };
+            let Some(old) = inner.order.pop_front() else {
+                break;
+            };
             if let Some(s) = inner.by_handle.remove(&old) {
                 let key = (s.owner.clone(), s.request_id.clone());
                 if inner.by_request.get(&key) == Some(&old) {

@@ -292,6 +292,11 @@ impl TokenStore {
         })
     }
 
+    /// The user NAME a refresh token belongs to, if the token is known.
+    pub fn refresh_owner(&self, token: &str) -> Option<String> {
+        self.refresh.get(token).map(|r| r.grant.user.clone())
+    }
+
     /// Validates an access token presented to `account`.
     pub fn check_access(&self, account: usize, token: &str) -> AccessCheck {
         match self.access.get(token) {

@@ -10,7 +10,9 @@ use base64::Engine as _;
 /// Locks a mutex, recovering the data if a panicking thread poisoned it (the sim's state stays
 /// usable; a panic in one handler must not take every later request down with it).
 pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Seconds since the Unix epoch.
