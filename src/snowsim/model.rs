@@ -22,7 +22,65 @@ pub struct SimConfig {
     /// Access-token lifetime in seconds (Snowflake: 600).
     #[serde(default = "default_access_ttl")]
     pub access_token_ttl_secs: u64,
+    /// Lifetime of an authorization code in seconds (Snowflake: about 10 minutes).
+    #[serde(default = "default_code_ttl")]
+    pub code_ttl_secs: u64,
+    /// HTTP worker threads (each runs its own event loop).
+    #[serde(default = "default_workers")]
+    pub workers: usize,
+    /// Finished statements kept per account before the oldest are forgotten (Snowflake keeps
+    /// results 24 h; a bounded store keeps long benchmarks from growing without limit).
+    #[serde(default = "default_statement_capacity")]
+    pub statement_capacity: usize,
 }
+
+impl SimConfig {
+    /// Parses a TOML document (the format of `icebroker snowsim --config`).
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        use figment::providers::{Format, Toml};
+        let config: Self = figment::Figment::from(Toml::string(text))
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads and parses a TOML file.
+    pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_toml_str(&text)
+    }
+
+    /// Refuses configurations that would make the double behave unlike Snowflake.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.accounts.is_empty() {
+            return Err(ConfigError(
+                "at least one [[accounts]] entry is required".into(),
+            ));
+        }
+        if self.partition_rows == 0 {
+            return Err(ConfigError("partition_rows must be at least 1".into()));
+        }
+        for account in &self.accounts {
+            for integration in &account.integrations {
+                let validity = integration.refresh_token_validity_secs;
+                if !(60..=31_622_400).contains(&validity) {
+                    return Err(ConfigError(format!(
+                        "integration {}: refresh_token_validity_secs {validity} is outside 60..=31622400",
+                        integration.name
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A configuration that cannot be loaded or would not make sense.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("snowsim configuration: {0}")]
+pub struct ConfigError(pub String);
 
 fn default_scale() -> f64 {
     0.01
@@ -35,6 +93,15 @@ fn default_sync_window() -> f64 {
 }
 fn default_access_ttl() -> u64 {
     600
+}
+fn default_code_ttl() -> u64 {
+    600
+}
+fn default_workers() -> usize {
+    2
+}
+fn default_statement_capacity() -> usize {
+    100_000
 }
 
 /// One Snowflake account.
@@ -49,15 +116,19 @@ pub struct AccountModel {
     /// Optional organization-account name, e.g. `MYORG-MYACCOUNT`.
     #[serde(default)]
     pub org_account: Option<String>,
+    /// Users of the account.
     #[serde(default)]
     pub users: Vec<UserModel>,
+    /// Roles of the account.
     #[serde(default)]
     pub roles: Vec<RoleModel>,
+    /// Virtual warehouses.
     #[serde(default)]
     pub warehouses: Vec<WarehouseModel>,
     /// Privilege grants to roles (what `SHOW GRANTS` reports).
     #[serde(default)]
     pub grants: Vec<GrantModel>,
+    /// OAuth security integrations (`CREATE SECURITY INTEGRATION … TYPE = OAUTH`).
     #[serde(default)]
     pub integrations: Vec<OAuthIntegrationModel>,
 }
@@ -74,8 +145,10 @@ pub struct UserModel {
     /// Password for the OAuth login form.
     #[serde(default)]
     pub password: Option<String>,
+    /// `DEFAULT_ROLE` (used when a request names no role; PUBLIC when unset or no longer granted).
     #[serde(default)]
     pub default_role: Option<String>,
+    /// `DEFAULT_WAREHOUSE`.
     #[serde(default)]
     pub default_warehouse: Option<String>,
     /// Default namespace `DB` or `DB.SCHEMA`.
@@ -90,6 +163,7 @@ pub struct UserModel {
     /// `RSA_PUBLIC_KEY_2` (rotation slot).
     #[serde(default)]
     pub rsa_public_key_2: Option<String>,
+    /// `DISABLED`: a disabled user cannot log in, and its tokens and JWTs are refused.
     #[serde(default)]
     pub disabled: bool,
 }
@@ -98,7 +172,9 @@ pub struct UserModel {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoleModel {
+    /// Role name (case-sensitive identifier, usually upper case).
     pub name: String,
+    /// Roles granted to this role (it inherits their privileges and can activate them).
     #[serde(default)]
     pub granted_roles: Vec<String>,
 }
@@ -107,11 +183,15 @@ pub struct RoleModel {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WarehouseModel {
+    /// Warehouse name.
     pub name: String,
+    /// `WAREHOUSE_SIZE`, e.g. `X-Small`.
     #[serde(default = "default_size")]
     pub size: String,
+    /// Whether the warehouse is suspended.
     #[serde(default)]
     pub suspended: bool,
+    /// `AUTO_RESUME`: a suspended warehouse without it makes statements that need compute fail with `000606`.
     #[serde(default = "default_true")]
     pub auto_resume: bool,
 }
@@ -141,11 +221,15 @@ pub struct GrantModel {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OAuthIntegrationModel {
+    /// Integration name.
     pub name: String,
+    /// `OAUTH_CLIENT_ID`.
     pub client_id: String,
+    /// `OAUTH_CLIENT_SECRET` (compared byte-for-byte with HTTP Basic credentials).
     pub client_secret: String,
     /// `OAUTH_REDIRECT_URI`.
     pub redirect_uri: String,
+    /// `ENABLED`.
     #[serde(default = "default_true")]
     pub enabled: bool,
     /// `OAUTH_ISSUE_REFRESH_TOKENS`.

@@ -1,0 +1,17 @@
+//! The one place the HTTP layer touches the engine's execution API, so the engine can evolve
+//! (cancellation tokens, statement splitting) without edits spread over the HTTP modules.
+
+use super::engine::{Engine, ExecOptions, QueryResult, SessionContext, SqlError};
+
+pub use super::engine::{split_statements, CancelToken};
+
+/// Runs one statement on `engine`; `cancel` stops it (`SYSTEM$WAIT` and long scans poll it).
+pub fn execute(
+    engine: &Engine,
+    ctx: &SessionContext,
+    sql: &str,
+    opts: &ExecOptions,
+    cancel: &CancelToken,
+) -> Result<QueryResult, SqlError> {
+    engine.execute_cancellable(ctx, sql, opts, cancel)
+}
