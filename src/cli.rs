@@ -37,6 +37,18 @@ pub enum Command {
     /// Vault maintenance.
     #[command(subcommand)]
     Vault(VaultCommand),
+    /// Run snowsim, the local Snowflake double (OAuth server, SQL API v2, keypair JWT).
+    Snowsim {
+        /// Port on 127.0.0.1 (0 = any free port).
+        #[arg(long, default_value_t = 8099)]
+        port: u16,
+        /// snowsim TOML configuration (accounts, users, integrations); default: the demo account.
+        #[arg(long = "sim-config", value_name = "FILE")]
+        sim_config: Option<PathBuf>,
+        /// Serve https with a generated CA written into this directory.
+        #[arg(long, value_name = "DIR")]
+        tls: Option<PathBuf>,
+    },
     /// Print the version.
     Version,
 }
@@ -108,6 +120,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         println!("{}", key.expose());
         return Ok(());
     }
+    if let Command::Snowsim {
+        port,
+        sim_config,
+        tls,
+    } = &command
+    {
+        crate::telemetry::init(&crate::config::LogSettings::default());
+        return actix_web::rt::System::new()
+            .block_on(crate::snowsim::serve(
+                sim_config.as_deref(),
+                *port,
+                tls.as_deref(),
+            ))
+            .context("snowsim");
+    }
     let settings = Settings::load(cli.config.as_deref())?;
     // The master key must not linger in the environment of this process (SECURITY.md SS-6);
     // no other thread exists yet.
@@ -120,7 +147,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Vault(VaultCommand::RotateKey { keep_old }) => {
                 rotate_key(settings, !keep_old).await
             }
-            Command::Version => Ok(()),
+            Command::Version | Command::Snowsim { .. } => Ok(()),
         }
     })
 }
