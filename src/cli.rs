@@ -37,10 +37,16 @@ pub enum Command {
     /// Vault maintenance.
     #[command(subcommand)]
     Vault(VaultCommand),
+    /// Run the broker together with snowsim and a ready, connected `demo` connection.
+    Demo {
+        /// Port of the embedded snowsim on 127.0.0.1.
+        #[arg(long, default_value_t = 8765)]
+        sim_port: u16,
+    },
     /// Run snowsim, the local Snowflake double (OAuth server, SQL API v2, keypair JWT).
     Snowsim {
         /// Port on 127.0.0.1 (0 = any free port).
-        #[arg(long, default_value_t = 8099)]
+        #[arg(long, default_value_t = 8765)]
         port: u16,
         /// snowsim TOML configuration (accounts, users, integrations); default: the demo account.
         #[arg(long = "sim-config", value_name = "FILE")]
@@ -143,6 +149,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
         match command {
             Command::Serve => serve(settings).await,
+            Command::Demo { sim_port } => crate::demo::run(settings, sim_port).await,
             Command::ApiKey(cmd) => api_key(settings, cmd).await,
             Command::Vault(VaultCommand::RotateKey { keep_old }) => {
                 rotate_key(settings, !keep_old).await

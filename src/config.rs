@@ -43,6 +43,9 @@ pub struct Settings {
     /// Where connections may send requests.
     #[serde(default)]
     pub upstream: UpstreamSettings,
+    /// SQL API proxy limits, timeouts and retries.
+    #[serde(default)]
+    pub proxy: ProxySettings,
     /// Master key, base64 of 32 bytes (env `ICEBROKER_MASTER_KEY`). Prefer `master_key_file`.
     #[serde(default, skip_serializing)]
     pub master_key: Option<SecretString>,
@@ -166,6 +169,41 @@ pub struct UpstreamSettings {
     pub allow_loopback: bool,
 }
 
+/// `[proxy]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxySettings {
+    /// Largest statement body accepted, in bytes (larger → 413).
+    pub max_body_bytes: usize,
+    /// Upstream connect timeout in milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Longest wait for any upstream read in milliseconds; above Snowflake's 45 s synchronous
+    /// window so a long statement answers 202 rather than timing out here.
+    pub read_timeout_ms: u64,
+    /// Attempts per request, first included (transport errors, 429, 5xx).
+    pub max_attempts: u32,
+    /// Backoff base in milliseconds (full jitter, doubling).
+    pub retry_base_ms: u64,
+    /// Backoff cap in milliseconds.
+    pub retry_cap_ms: u64,
+    /// Total time budget for retries of one request in milliseconds.
+    pub retry_budget_ms: u64,
+}
+
+impl Default for ProxySettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            connect_timeout_ms: 5_000,
+            read_timeout_ms: 75_000,
+            max_attempts: 5,
+            retry_base_ms: 200,
+            retry_cap_ms: 30_000,
+            retry_budget_ms: 60_000,
+        }
+    }
+}
+
 impl Settings {
     /// Loads defaults, then `config_file` (if any), then the process environment.
     pub fn load(config_file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -198,6 +236,7 @@ impl Settings {
             log: LogSettings::default(),
             vault: VaultSettings::default(),
             upstream: UpstreamSettings::default(),
+            proxy: ProxySettings::default(),
             master_key: None,
             master_key_file: None,
             admin_key: None,

@@ -16,6 +16,7 @@ use crate::config::Settings;
 use crate::connections::ConnectionService;
 use crate::http::extractors;
 use crate::keysource::{self, KeySource};
+use crate::proxy::ProxyClient;
 use crate::snowflake::{SqlApiClient, SqlApiConfig, Upstream};
 use crate::state::AppState;
 use crate::vault::{MasterKey, Vault, DB_DIR, KEYRING_FILE};
@@ -99,6 +100,7 @@ impl Application {
             connections: Arc::new(connections),
             sql_api: sql_api_client()?,
             clock,
+            proxy_max_body: settings.proxy.max_body_bytes,
         };
         let listener =
             TcpListener::bind(settings.server.listen).map_err(|source| StartupError::Bind {
@@ -266,10 +268,16 @@ fn serve(
     state: AppState,
 ) -> Result<Server, StartupError> {
     let json_limit = settings.server.json_limit_bytes;
+    let proxy_settings = settings.proxy.clone();
+    // Fail at start, not per worker, if the proxy client cannot be built.
+    ProxyClient::new(&proxy_settings).map_err(|e| StartupError::Config(e.to_string()))?;
     let mut server = HttpServer::new(move || {
-        App::new()
-            .wrap(middleware::from_fn(crate::http::middleware::observe))
-            .configure(|cfg| configure(cfg, state.clone(), json_limit))
+        // One upstream client per worker (PERFORMANCE.md: a shared one costs 4x throughput).
+        let mut app = App::new().wrap(middleware::from_fn(crate::http::middleware::observe));
+        if let Ok(client) = ProxyClient::new(&proxy_settings) {
+            app = app.app_data(web::Data::new(client));
+        }
+        app.configure(|cfg| configure(cfg, state.clone(), json_limit))
             .default_service(web::to(extractors::route_not_found))
     })
     .on_connect(|conn, _| {

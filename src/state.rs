@@ -21,4 +21,6 @@ pub struct AppState {
     pub sql_api: SqlApiClient,
     /// Time source.
     pub clock: Arc<dyn Clock>,
+    /// Largest statement body the proxy accepts.
+    pub proxy_max_body: usize,
 }

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod connections;
 pub mod health;
 pub mod openapi;
+pub mod proxy;
 
 use actix_web::{web, Resource};
 
@@ -47,5 +48,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/v1/connections/{name}/rotate-key/complete")
                 .route(web::post().to(c::post_rotate_key_complete)),
+        )
+        .service(
+            resource("/v1/connections/{name}/api/v2/statements")
+                .route(web::post().to(proxy::post_statements)),
+        )
+        .service(
+            resource("/v1/connections/{name}/api/v2/statements/{handle}")
+                .route(web::get().to(proxy::get_statement)),
+        )
+        .service(
+            resource("/v1/connections/{name}/api/v2/statements/{handle}/cancel")
+                .route(web::post().to(proxy::post_cancel)),
         );
 }

@@ -1,0 +1,8 @@
+//! The SQL API proxy: forwards `/api/v2/statements` calls to a connection's Snowflake account
+//! on behalf of a service (keypair) or an end user (OAuth), streaming answers back.
+
+pub mod forward;
+pub mod request;
+
+pub use forward::{send, stream_back, Answer, Forward, ForwardError, ProxyClient, UpstreamAuth};
+pub use request::{parse_query, prepare_body, Operation, RequestError, UpstreamQuery};
