@@ -221,3 +221,60 @@ fn version_prints_the_crate_version() {
         format!("icebroker {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+#[tokio::test]
+async fn the_demo_prints_a_curl_that_returns_the_top_ten_customers() {
+    let cwd = tempfile::tempdir().unwrap();
+    let mut child = icebroker(cwd.path())
+        .args(["demo", "--sim-port", "0"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    let mut url = None;
+    let mut key = None;
+    let mut body = None;
+    while body.is_none() {
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the demo never printed its curl");
+        };
+        let line = line.trim().to_owned();
+        if let Some(rest) = line.strip_prefix("curl -s ") {
+            url = Some(rest.trim_end_matches('\\').trim().to_owned());
+        } else if let Some(rest) = line.strip_prefix("-H 'Authorization: Bearer ") {
+            key = Some(rest.split('\'').next().unwrap().to_owned());
+        } else if let Some(rest) = line.strip_prefix("-d '") {
+            body = Some(rest.trim_end_matches('\'').to_owned());
+        }
+    }
+    let res = reqwest::Client::new()
+        .post(url.unwrap())
+        .bearer_auth(key.unwrap())
+        .header("content-type", "application/json")
+        .body(body.unwrap())
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let json: serde_json::Value = res.json().await.unwrap();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(json["data"].as_array().unwrap().len(), 10);
+    assert_eq!(
+        json["resultSetMetaData"]["rowType"][2]["name"],
+        "TOTAL_SPENT"
+    );
+}
