@@ -77,6 +77,27 @@ fn jwt_invalid(state: &SimState, kind: &str, reason: &str) -> HttpResponse {
     )
 }
 
+/// The message Snowflake gives when an authentication policy refuses the method; the code stays
+/// the method's usual 401 code (`390144` keypair JWT, `390303` OAuth) so clients classify it as
+/// they classify other credential failures. (Snowflake's own code for this case is not documented
+/// in PROTOCOL.md; the wording is Snowflake's.)
+pub const POLICY_REJECTED: &str =
+    "Authentication attempt rejected by the current authentication policy.";
+
+fn policy_rejected(state: &SimState, code: &str, kind: &str) -> HttpResponse {
+    if code == "390144" {
+        state.counters.jwt_rejection(kind);
+    } else {
+        state.counters.oauth_rejection();
+    }
+    let id = uuid::Uuid::new_v4();
+    api_error(
+        StatusCode::UNAUTHORIZED,
+        code,
+        &format!("{POLICY_REJECTED} [{id}]"),
+    )
+}
+
 fn looks_like_jwt(token: &str) -> bool {
     token.starts_with("eyJ") && token.split('.').count() == 3
 }
@@ -114,21 +135,42 @@ pub fn authenticate(
             let AccessCheck::Valid(grant) = check else {
                 return Err(oauth_invalid(state));
             };
-            match acc.user(&grant.user) {
-                Some(u) if !u.disabled => Ok(Principal {
-                    user: grant.user.clone(),
-                    oauth_role: Some(grant.role.clone()),
-                }),
-                _ => Err(oauth_invalid(state)),
+            let live = acc.live();
+            // A dropped or disabled integration's tokens stop working with it.
+            let integration_ok = live
+                .integration(&grant.integration)
+                .is_some_and(|i| i.enabled);
+            let user = match live.user(&grant.user) {
+                Some(u) if !u.disabled && integration_ok => u,
+                _ => return Err(oauth_invalid(state)),
+            };
+            if live.policy_of(user).is_some_and(|p| {
+                !p.allows_method("OAUTH") || !p.allows_integration(&grant.integration)
+            }) {
+                return Err(policy_rejected(state, "390303", "authentication_policy"));
             }
+            Ok(Principal {
+                user: grant.user.clone(),
+                oauth_role: Some(grant.role.clone()),
+            })
         }
         "KEYPAIR_JWT" => {
             let now = i64::try_from(now_secs()).unwrap_or(i64::MAX);
-            match super::jwt::verify(token, &acc.model, &acc.keys, now) {
-                Ok(user) => Ok(Principal {
-                    user,
-                    oauth_role: None,
-                }),
+            let live = acc.live();
+            match super::jwt::verify(token, &live.model, &live.keys, now) {
+                Ok(user) => {
+                    let denied = live
+                        .user(&user)
+                        .and_then(|u| live.policy_of(u))
+                        .is_some_and(|p| !p.allows_method("KEYPAIR"));
+                    if denied {
+                        return Err(policy_rejected(state, "390144", "authentication_policy"));
+                    }
+                    Ok(Principal {
+                        user,
+                        oauth_role: None,
+                    })
+                }
                 Err(r) => Err(jwt_invalid(state, r.kind, &r.reason)),
             }
         }

@@ -112,14 +112,15 @@ impl SimControl {
 
     fn mint_in(&self, account: usize, user: &str, role: Option<&str>) -> Result<String, String> {
         let acc = self.state.accounts.get(account).ok_or("no such account")?;
-        let model = acc.user(user).ok_or_else(|| format!("no user {user}"))?;
-        let integration = acc
+        let live = acc.live();
+        let model = live.user(user).ok_or_else(|| format!("no user {user}"))?;
+        let integration = live
             .model
             .integrations
             .first()
             .ok_or("the account has no OAuth integration")?;
-        let role = role.map_or_else(|| acc.default_role(model), str::to_owned);
-        if !acc.effective_roles(model).contains(&role) {
+        let role = role.map_or_else(|| live.default_role(model), str::to_owned);
+        if !live.effective_roles(model).contains(&role) {
             return Err(format!("role {role} is not granted to {user}"));
         }
         let grant = Grant {

@@ -52,6 +52,7 @@ impl UserModel {
             rsa_public_key: None,
             rsa_public_key_2: None,
             disabled: false,
+            authentication_policy: None,
         }
     }
 }
@@ -64,6 +65,8 @@ impl OAuthIntegrationModel {
             name: name.to_owned(),
             client_id: client_id.to_owned(),
             client_secret: client_secret.to_owned(),
+            client_secret_2: None,
+            client_type: "CONFIDENTIAL".to_owned(),
             redirect_uri: redirect_uri.to_owned(),
             enabled: true,
             issue_refresh_tokens: true,
@@ -71,6 +74,10 @@ impl OAuthIntegrationModel {
             single_use_refresh_tokens: false,
             enforce_pkce: false,
             blocked_roles: Vec::new(),
+            allow_non_tls_redirect_uri: false,
+            pre_authorized_roles: Vec::new(),
+            comment: None,
+            created_on: 0,
         }
     }
 }
@@ -148,5 +155,6 @@ fn demo_account() -> AccountModel {
             DEMO_CLIENT_SECRET,
             DEMO_REDIRECT_URI,
         )],
+        authentication_policies: Vec::new(),
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::compat::execute;
 use super::engine::{ExecOptions, QueryResult, SessionContext, SqlError};
+use super::live::LiveAccount;
 use super::state::SimState;
 use super::statements::{Finished, Statement, StmtState};
 
@@ -23,6 +24,9 @@ pub struct Submission {
     pub opts: ExecOptions,
     /// Whether `database`/`schema` came from the request body and must be checked to exist.
     pub check_namespace: bool,
+    /// `scheme://host` the request came in on (what `DESC SECURITY INTEGRATION` builds its
+    /// endpoint URLs from).
+    pub base_url: String,
 }
 
 /// Snowflake's error for a statement that needs compute without a usable warehouse.
@@ -57,12 +61,11 @@ pub fn needs_warehouse(sql: &str) -> bool {
     }
 }
 
-fn warehouse_usable(state: &SimState, acc: usize, ctx: &SessionContext) -> bool {
+fn warehouse_usable(live: &LiveAccount, ctx: &SessionContext) -> bool {
     let Some(name) = &ctx.warehouse else {
         return false;
     };
-    state.accounts[acc]
-        .model
+    live.model
         .warehouses
         .iter()
         .find(|w| &w.name == name)
@@ -88,15 +91,16 @@ fn check_namespace(
     stmt: &Statement,
 ) -> Result<(), SqlError> {
     let engine = &state.accounts[acc].engine;
+    let model = &state.accounts[acc].live().model;
     let opts = ExecOptions::default();
     if let Some(db) = &ctx.database {
-        let dbs = execute(engine, ctx, "SHOW DATABASES", &opts, &stmt.cancel)?;
+        let dbs = execute(engine, model, ctx, "SHOW DATABASES", &opts, &stmt.cancel)?;
         if !names_in(&dbs).contains(db) {
             return Err(object_missing());
         }
         if let Some(schema) = &ctx.schema {
             let sql = format!("SHOW SCHEMAS IN DATABASE \"{}\"", db.replace('"', "\"\""));
-            let schemas = execute(engine, ctx, &sql, &opts, &stmt.cancel)?;
+            let schemas = execute(engine, model, ctx, &sql, &opts, &stmt.cancel)?;
             if !names_in(&schemas).contains(schema) {
                 return Err(object_missing());
             }
@@ -121,11 +125,16 @@ fn run_one(
             message: "SQL execution canceled".into(),
         });
     }
-    if needs_warehouse(sql) && !warehouse_usable(state, acc, &sub.ctx) {
+    if let Some(outcome) = super::admin::execute(state, acc, &sub.ctx, &sub.base_url, sql) {
+        return outcome;
+    }
+    let live = state.accounts[acc].live();
+    if needs_warehouse(sql) && !warehouse_usable(&live, &sub.ctx) {
         return Err(no_warehouse());
     }
     execute(
         &state.accounts[acc].engine,
+        &live.model,
         &sub.ctx,
         sql,
         &sub.opts,

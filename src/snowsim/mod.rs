@@ -5,15 +5,18 @@
 //! or [`SimConfig::load`] for TOML); control it through [`RunningSnowSim`] / [`SimControl`] or the
 //! `/_snowsim/` HTTP endpoints.
 
+pub mod admin;
 pub mod auth;
 pub mod compat;
 pub mod control;
 pub mod counters;
+pub mod delegations;
 pub mod demo;
 pub mod engine;
 pub mod execute;
 pub mod faults;
 pub mod jwt;
+pub mod live;
 pub mod model;
 pub mod oauth_authorize;
 pub mod oauth_token;

@@ -131,6 +131,50 @@ pub struct AccountModel {
     /// OAuth security integrations (`CREATE SECURITY INTEGRATION … TYPE = OAUTH`).
     #[serde(default)]
     pub integrations: Vec<OAuthIntegrationModel>,
+    /// Authentication policies (`CREATE AUTHENTICATION POLICY`), attached to users by name.
+    #[serde(default)]
+    pub authentication_policies: Vec<AuthPolicyModel>,
+}
+
+/// `CREATE AUTHENTICATION POLICY`: which ways of authenticating a user it is attached to may use.
+/// Each list holds upper-case names; `["ALL"]` (the default) allows everything.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthPolicyModel {
+    /// Policy name (upper case unless quoted).
+    pub name: String,
+    /// `AUTHENTICATION_METHODS`: `ALL`, `PASSWORD`, `OAUTH`, `KEYPAIR`, `SAML`, …
+    #[serde(default = "all")]
+    pub authentication_methods: Vec<String>,
+    /// `CLIENT_TYPES` (recorded and shown; snowsim cannot tell clients apart).
+    #[serde(default = "all")]
+    pub client_types: Vec<String>,
+    /// `SECURITY_INTEGRATIONS`: integrations OAuth may go through (`ALL` = any).
+    #[serde(default = "all")]
+    pub security_integrations: Vec<String>,
+    /// `COMMENT`.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+fn all() -> Vec<String> {
+    vec!["ALL".to_owned()]
+}
+
+impl AuthPolicyModel {
+    /// Whether `method` (`PASSWORD`, `OAUTH`, `KEYPAIR`) is allowed.
+    pub fn allows_method(&self, method: &str) -> bool {
+        self.authentication_methods
+            .iter()
+            .any(|m| m == "ALL" || m == method)
+    }
+
+    /// Whether OAuth through `integration` is allowed.
+    pub fn allows_integration(&self, integration: &str) -> bool {
+        self.security_integrations
+            .iter()
+            .any(|i| i == "ALL" || i == integration)
+    }
 }
 
 /// A Snowflake user.
@@ -166,6 +210,9 @@ pub struct UserModel {
     /// `DISABLED`: a disabled user cannot log in, and its tokens and JWTs are refused.
     #[serde(default)]
     pub disabled: bool,
+    /// Name of the authentication policy attached to the user, if any.
+    #[serde(default)]
+    pub authentication_policy: Option<String>,
 }
 
 /// A role; `granted_roles` are roles granted to this role (role hierarchy).
@@ -227,6 +274,12 @@ pub struct OAuthIntegrationModel {
     pub client_id: String,
     /// `OAUTH_CLIENT_SECRET` (compared byte-for-byte with HTTP Basic credentials).
     pub client_secret: String,
+    /// `OAUTH_CLIENT_SECRET_2`: the rotation slot, accepted like the first secret.
+    #[serde(default)]
+    pub client_secret_2: Option<String>,
+    /// `OAUTH_CLIENT_TYPE`: `CONFIDENTIAL` or `PUBLIC`.
+    #[serde(default = "confidential")]
+    pub client_type: String,
     /// `OAUTH_REDIRECT_URI`.
     pub redirect_uri: String,
     /// `ENABLED`.
@@ -247,6 +300,22 @@ pub struct OAuthIntegrationModel {
     /// `BLOCKED_ROLES_LIST` in addition to the always-blocked privileged roles.
     #[serde(default)]
     pub blocked_roles: Vec<String>,
+    /// `OAUTH_ALLOW_NON_TLS_REDIRECT_URI` (checked when SQL creates or alters the integration).
+    #[serde(default)]
+    pub allow_non_tls_redirect_uri: bool,
+    /// `PRE_AUTHORIZED_ROLES_LIST` (recorded and shown).
+    #[serde(default)]
+    pub pre_authorized_roles: Vec<String>,
+    /// `COMMENT`.
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// Creation time (epoch seconds) for `SHOW SECURITY INTEGRATIONS`; 0 = when the sim started.
+    #[serde(default)]
+    pub created_on: u64,
+}
+
+fn confidential() -> String {
+    "CONFIDENTIAL".to_owned()
 }
 
 fn default_rt_validity() -> u64 {

@@ -10,9 +10,10 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use super::live::LiveAccount;
 use super::pages::{consent_page, error_page, login_page};
 use super::pending::{AuthorizeRequest, Step, MAX_LOGIN_ATTEMPTS};
-use super::state::{AccountRuntime, SimState};
+use super::state::SimState;
 use super::tokens::Grant;
 use super::util::{lock, secret_eq};
 
@@ -92,7 +93,8 @@ fn percent_decode(s: &str) -> Option<String> {
 // The error is the finished early answer of a handler (rejections are the cold path).
 #[allow(clippy::result_large_err)]
 fn validate(
-    acc: &AccountRuntime,
+    account: usize,
+    acc: &LiveAccount,
     params: &Params,
 ) -> Result<(AuthorizeRequest, String), HttpResponse> {
     let err = |code: &str, msg: &str| error_page(code, msg);
@@ -159,7 +161,7 @@ fn validate(
         _ => return Err(pkce_err()),
     };
     let request = AuthorizeRequest {
-        account: acc.index,
+        account,
         integration: integration.name.clone(),
         redirect_uri: redirect_uri.to_owned(),
         state: state.map(str::to_owned),
@@ -176,7 +178,7 @@ pub async fn get_authorize(req: HttpRequest, state: web::Data<SimState>) -> Http
         return HttpResponse::NotFound().finish();
     };
     let params = parse_params(req.query_string().as_bytes());
-    match validate(acc, &params) {
+    match validate(acc.index, &acc.live(), &params) {
         Ok((request, name)) => {
             let token = state.pending.put(request, Step::Login { attempts: 0 });
             login_page(&token, &name, None)
@@ -233,9 +235,10 @@ pub async fn post_authorize(
         return invalid();
     }
     let request = pending.request;
+    let live = acc.live();
     match (pending.step, field("action")) {
         (Step::Login { attempts }, "login") => {
-            let user = acc.user_by_login(field("username")).filter(|u| {
+            let user = live.user_by_login(field("username")).filter(|u| {
                 u.password
                     .as_deref()
                     .is_some_and(|p| secret_eq(p, field("password")))
@@ -263,11 +266,19 @@ pub async fn post_authorize(
                     "User access disabled. Contact your local system administrator.",
                 );
             }
+            // The login form is password authentication: a policy without PASSWORD (or not
+            // allowing this integration) refuses it. Snowflake's code for this refusal is not in
+            // PROTOCOL.md; the login-failure code is used with Snowflake's wording.
+            if live.policy_of(user).is_some_and(|p| {
+                !p.allows_method("PASSWORD") || !p.allows_integration(&request.integration)
+            }) {
+                return error_page("390100", super::auth::POLICY_REJECTED);
+            }
             let role = request
                 .role
                 .clone()
-                .unwrap_or_else(|| acc.default_role(user));
-            if !acc.effective_roles(user).contains(&role) {
+                .unwrap_or_else(|| live.default_role(user));
+            if !live.effective_roles(user).contains(&role) {
                 return error_page(
                     "390308",
                     &format!(
@@ -276,12 +287,12 @@ pub async fn post_authorize(
                     ),
                 );
             }
-            let blocked = acc
+            let blocked = live
                 .model
                 .integrations
                 .iter()
                 .find(|i| i.name == request.integration)
-                .is_none_or(|i| acc.role_blocked(i, &role));
+                .is_none_or(|i| live.role_blocked(i, &role));
             if blocked {
                 return error_page(
                     "390308",
@@ -311,7 +322,11 @@ pub async fn post_authorize(
                 offline: request.offline,
             };
             let scope = grant.scope();
-            let code = lock(&state.tokens).issue_code(
+            let mut tokens = lock(&state.tokens);
+            tokens
+                .consents
+                .record(acc.index, &grant.user, &grant.role, &grant.integration);
+            let code = tokens.issue_code(
                 grant,
                 request.redirect_uri.clone(),
                 request.code_challenge.clone(),

@@ -12,8 +12,9 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine as _;
 
+use super::live::LiveAccount;
 use super::model::OAuthIntegrationModel;
-use super::state::{AccountRuntime, SimState};
+use super::state::SimState;
 use super::tokens::{CodeExchange, TokenError};
 use super::util::{lock, secret_eq};
 
@@ -38,10 +39,7 @@ fn error_response(err: &TokenError) -> HttpResponse {
         }))
 }
 
-fn authenticate<'a>(
-    req: &HttpRequest,
-    acc: &'a AccountRuntime,
-) -> Option<&'a OAuthIntegrationModel> {
+fn authenticate(req: &HttpRequest, live: &LiveAccount) -> Option<OAuthIntegrationModel> {
     let value = req.headers().get("authorization")?.to_str().ok()?;
     let (scheme, encoded) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -52,8 +50,14 @@ fn authenticate<'a>(
         .ok()?;
     let decoded = String::from_utf8(decoded).ok()?;
     let (id, secret) = decoded.split_once(':')?;
-    let integration = acc.integration_by_client(id)?;
-    (integration.enabled && secret_eq(secret, &integration.client_secret)).then_some(integration)
+    let integration = live.integration_by_client(id)?;
+    // Both secret slots authenticate, so a client keeps working across a secret rotation.
+    let secret_ok = secret_eq(secret, &integration.client_secret)
+        || integration
+            .client_secret_2
+            .as_deref()
+            .is_some_and(|s2| secret_eq(secret, s2));
+    (integration.enabled && secret_ok).then(|| integration.clone())
 }
 
 /// `POST /oauth/token-request`.
@@ -109,7 +113,8 @@ fn handle(
             "Content-Type must be application/x-www-form-urlencoded.",
         ));
     }
-    let integration = authenticate(req, acc).ok_or(TokenError::InvalidClient)?;
+    let live = acc.live();
+    let integration = authenticate(req, &live).ok_or(TokenError::InvalidClient)?;
     if let Some(body_client) = field("client_id")? {
         if body_client != integration.client_id {
             return Err(TokenError::InvalidClient);
@@ -146,7 +151,7 @@ fn handle(
             let scope = field("scope")?;
             let mut tokens = lock(&state.tokens);
             let owner = tokens.refresh_owner(token);
-            if owner.is_some_and(|u| acc.user(&u).is_none_or(|m| m.disabled)) {
+            if owner.is_some_and(|u| live.user(&u).is_none_or(|m| m.disabled)) {
                 return Err(TokenError::InvalidGrant("User access disabled."));
             }
             let response = tokens.refresh(

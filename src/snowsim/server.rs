@@ -23,7 +23,6 @@ use super::faults::{inject, FaultSet};
 use super::model::{ConfigError, SimConfig};
 use super::pending::PendingStore;
 use super::state::{AccountRuntime, SimState};
-use super::statements::StatementStore;
 use super::tokens::{Lifetimes, TokenStore};
 use super::{control, oauth_authorize, oauth_token, sqlapi};
 
@@ -63,26 +62,23 @@ async fn build_state(config: SimConfig) -> Result<SimState, SimError> {
     config.validate()?;
     let mut accounts = Vec::new();
     for (index, model) in config.accounts.iter().cloned().enumerate() {
-        let keys = super::jwt::key_ring(&model).map_err(ConfigError)?;
+        super::jwt::key_ring(&model).map_err(ConfigError)?;
         let engine_config = EngineConfig {
             account: model.clone(),
             tpch_scale: config.tpch_scale,
         };
+        let locator = model.locator.clone();
         let engine = tokio::task::spawn_blocking(move || Engine::new(engine_config))
             .await
             .map_err(|e| SimError::Io(std::io::Error::other(e.to_string())))?
             .map_err(|source| SimError::Engine {
-                account: model.locator.clone(),
+                account: locator,
                 source,
             })?;
-        accounts.push(AccountRuntime {
-            index,
-            keys,
-            engine: Arc::new(engine),
-            statements: StatementStore::new(config.statement_capacity),
-            sql_api_enabled: std::sync::atomic::AtomicBool::new(true),
-            model,
-        });
+        let runtime =
+            AccountRuntime::new(index, model, Arc::new(engine), config.statement_capacity)
+                .map_err(ConfigError)?;
+        accounts.push(runtime);
     }
     let lifetimes = Lifetimes {
         access_secs: config.access_token_ttl_secs,

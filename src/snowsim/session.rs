@@ -82,21 +82,22 @@ pub fn build_submission(
     request: &StatementRequest,
     split: fn(&str) -> Result<Vec<String>, SqlError>,
 ) -> Result<Submission, SqlError> {
-    let user = acc
+    let live = acc.live();
+    let user = live
         .user(&principal.user)
         .ok_or_else(|| err("390144", "08004", "User does not exist.".into()))?;
     let role = match (&request.role, &principal.oauth_role) {
         (Some(r), Some(consented)) if r != consented => return Err(role_not_granted(r)),
-        (Some(r), _) if !acc.effective_roles(user).contains(r) => return Err(role_not_granted(r)),
+        (Some(r), _) if !live.effective_roles(user).contains(r) => return Err(role_not_granted(r)),
         (Some(r), _) => r.clone(),
         (None, Some(consented)) => consented.clone(),
-        (None, None) => acc.default_role(user),
+        (None, None) => live.default_role(user),
     };
     let warehouse = request
         .warehouse
         .clone()
         .or_else(|| user.default_warehouse.clone())
-        .filter(|w| acc.model.warehouses.iter().any(|m| &m.name == w));
+        .filter(|w| live.model.warehouses.iter().any(|m| &m.name == w));
     let (default_db, default_schema) = match user.default_namespace.as_deref() {
         Some(ns) => match ns.split_once('.') {
             Some((d, s)) => (Some(d.to_owned()), Some(s.to_owned())),
@@ -155,7 +156,7 @@ pub fn build_submission(
     }
     Ok(Submission {
         ctx: SessionContext {
-            account: acc.model.locator.to_ascii_uppercase(),
+            account: acc.names.locator.to_ascii_uppercase(),
             user: user.name.clone(),
             role,
             warehouse,
@@ -169,6 +170,7 @@ pub fn build_submission(
             parameters: params,
         },
         check_namespace,
+        base_url: String::new(),
     })
 }
 

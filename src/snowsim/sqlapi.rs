@@ -197,7 +197,11 @@ pub async fn post_statements(
             stmt.finish(StmtState::Failed(e.clone()));
             return r::failed(&stmt, &e);
         }
-        Ok(sub) => spawn_run(&state, acc.index, &stmt, sub),
+        Ok(mut sub) => {
+            let info = req.connection_info();
+            sub.base_url = format!("{}://{}", info.scheme(), info.host());
+            spawn_run(&state, acc.index, &stmt, sub);
+        }
     }
     respond(&state, stmt, q.async_, timeout).await
 }

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use super::counters::Counters;
 use super::engine::Engine;
 use super::faults::FaultSet;
-use super::jwt::KeyRing;
-use super::model::{AccountModel, OAuthIntegrationModel, SimConfig, UserModel};
+use super::live::{LiveAccount, LiveCell};
+use super::model::{AccountModel, SimConfig};
 use super::pending::PendingStore;
 use super::statements::StatementStore;
 use super::tokens::TokenStore;
@@ -30,75 +30,56 @@ pub const ALWAYS_BLOCKED_ROLES: [&str; 4] = [
 pub struct AccountRuntime {
     /// Index in [`SimState::accounts`].
     pub index: usize,
-    /// The configured model.
-    pub model: AccountModel,
+    /// Locator, region and organization-account name (fixed for the account's life, so
+    /// resolving a `Host` never touches the live model).
+    pub names: AccountNames,
+    /// The live model (users, roles, warehouses, integrations, policies) and key ring.
+    pub live: LiveCell,
     /// Its SQL engine.
     pub engine: Arc<Engine>,
-    /// Registered RSA keys by user NAME.
-    pub keys: KeyRing,
     /// Statements submitted to this account.
     pub statements: StatementStore,
     /// Whether the SQL API answers (false → 403, as when Snowflake has the API disabled).
     pub sql_api_enabled: std::sync::atomic::AtomicBool,
 }
 
-impl AccountRuntime {
-    /// A user by NAME (exact).
-    pub fn user(&self, name: &str) -> Option<&UserModel> {
-        self.model.users.iter().find(|u| u.name == name)
-    }
+/// The names an account answers to.
+#[derive(Debug, Clone)]
+pub struct AccountNames {
+    /// Account locator, e.g. `XY12345`.
+    pub locator: String,
+    /// Region part, e.g. `us-east-2.aws`.
+    pub region: Option<String>,
+    /// Organization-account name, e.g. `MYORG-MYACCOUNT`.
+    pub org_account: Option<String>,
+}
 
-    /// A user by login name as typed in the login form (case-insensitive, like Snowflake).
-    pub fn user_by_login(&self, login: &str) -> Option<&UserModel> {
-        self.model.users.iter().find(|u| {
-            u.login_name
-                .as_deref()
-                .unwrap_or(&u.name)
-                .eq_ignore_ascii_case(login)
+impl AccountRuntime {
+    /// A runtime for `model` (its keys must parse).
+    pub fn new(
+        index: usize,
+        model: AccountModel,
+        engine: Arc<Engine>,
+        statement_capacity: usize,
+    ) -> Result<Self, String> {
+        let keys = super::jwt::key_ring(&model)?;
+        Ok(Self {
+            index,
+            names: AccountNames {
+                locator: model.locator.clone(),
+                region: model.region.clone(),
+                org_account: model.org_account.clone(),
+            },
+            live: LiveCell::new(LiveAccount { model, keys }),
+            engine,
+            statements: StatementStore::new(statement_capacity),
+            sql_api_enabled: std::sync::atomic::AtomicBool::new(true),
         })
     }
 
-    /// The integration with this client id.
-    pub fn integration_by_client(&self, client_id: &str) -> Option<&OAuthIntegrationModel> {
-        self.model
-            .integrations
-            .iter()
-            .find(|i| i.client_id == client_id)
-    }
-
-    /// Whether a role exists (role names are case-sensitive identifiers).
-    pub fn role_exists(&self, role: &str) -> bool {
-        role == "PUBLIC" || self.model.roles.iter().any(|r| r.name == role)
-    }
-
-    /// Every role the user can activate: granted roles, the roles they inherit, and PUBLIC.
-    pub fn effective_roles(&self, user: &UserModel) -> Vec<String> {
-        let mut out: Vec<String> = vec!["PUBLIC".to_owned()];
-        let mut todo: Vec<String> = user.roles.clone();
-        while let Some(role) = todo.pop() {
-            if out.contains(&role) {
-                continue;
-            }
-            if let Some(model) = self.model.roles.iter().find(|r| r.name == role) {
-                todo.extend(model.granted_roles.iter().cloned());
-            }
-            out.push(role);
-        }
-        out
-    }
-
-    /// The role a session gets when none is asked for: the default role when it is still granted,
-    /// else PUBLIC.
-    pub fn default_role(&self, user: &UserModel) -> String {
-        match &user.default_role {
-            Some(r) if self.effective_roles(user).contains(r) => r.clone(),
-            _ => "PUBLIC".to_owned(),
-        }
-    }
-
-    /// Whether OAuth may grant `role` through `integration`.
-    pub fn role_blocked(&self, integration: &OAuthIntegrationModel, role: &str) -> bool {
-        ALWAYS_BLOCKED_ROLES.contains(&role) || integration.blocked_roles.iter().any(|r| r == role)
+    /// The current snapshot of the account's model.
+    pub fn live(&self) -> Arc<LiveAccount> {
+        self.live.get()
     }
 }
 
@@ -137,7 +118,7 @@ impl SimState {
             None => (prefix, None),
         };
         self.accounts.iter().find(|acc| {
-            let m = &acc.model;
+            let m = &acc.names;
             let by_locator = m.locator.eq_ignore_ascii_case(first)
                 && match (region, &m.region) {
                     (None, _) => true,

@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::delegations::Consents;
 pub use super::token_types::{
     is_valid_verifier, s256_challenge, AccessCheck, CodeExchange, Grant, Lifetimes, TokenError,
     TokenResponse,
@@ -64,6 +65,8 @@ pub struct TokenStore {
     refresh: HashMap<String, RefreshRecord>,
     /// Current lifetimes (changed by the control API).
     pub lifetimes: Lifetimes,
+    /// Consents given through the browser flow or `ADD DELEGATED AUTHORIZATION`.
+    pub consents: Consents,
 }
 
 fn access_token_string() -> String {
@@ -90,6 +93,7 @@ impl TokenStore {
             access: HashMap::new(),
             refresh: HashMap::new(),
             lifetimes,
+            consents: Consents::default(),
         }
     }
 
@@ -310,10 +314,16 @@ impl TokenStore {
     /// Revokes every access and refresh token of `user` (optionally only for one integration).
     /// Returns how many tokens died.
     pub fn revoke_user(&mut self, account: usize, user: &str, integration: Option<&str>) -> usize {
-        let hit = |g: &Grant| {
+        self.revoke_where(|g| {
             g.account == account && g.user == user && integration.is_none_or(|i| g.integration == i)
-        };
+        })
+    }
+
+    /// Revokes every code, access and refresh token whose grant `hit` selects; returns how many
+    /// access and refresh tokens died.
+    pub fn revoke_where(&mut self, hit: impl Fn(&Grant) -> bool) -> usize {
         let before = self.access.len() + self.refresh.len();
+        self.codes.retain(|_, c| !hit(&c.grant));
         self.access.retain(|_, r| !hit(&r.grant));
         self.refresh.retain(|_, r| !hit(&r.grant));
         before - self.access.len() - self.refresh.len()

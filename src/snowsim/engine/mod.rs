@@ -27,6 +27,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+pub use show::like;
 pub use split::split_statements;
 
 use crate::snowsim::model::AccountModel;
@@ -280,7 +281,27 @@ impl Engine {
             cancel: cancel.0.clone(),
             now: functions::system_now(),
         };
-        functions::with_state(state, || self.run(ctx, sql, opts))
+        functions::with_state(state, || self.run(&self.config.account, ctx, sql, opts))
+    }
+
+    /// Like [`Engine::execute`], with `account` as the model SHOW commands report (the HTTP
+    /// layer passes its live model, which admin statements change after the engine was built).
+    pub fn execute_in(
+        &self,
+        account: &AccountModel,
+        ctx: &SessionContext,
+        sql: &str,
+        opts: &ExecOptions,
+        cancel: &CancelToken,
+    ) -> Result<QueryResult, SqlError> {
+        if cancel.is_cancelled() {
+            return Err(SqlError::cancelled());
+        }
+        let state = functions::ExecState {
+            cancel: cancel.0.clone(),
+            now: functions::system_now(),
+        };
+        functions::with_state(state, || self.run(account, ctx, sql, opts))
     }
 
     /// Same as [`Engine::execute`]: the name `snowsim::compat` adopted while `execute` still
@@ -297,6 +318,7 @@ impl Engine {
 
     fn run(
         &self,
+        account: &AccountModel,
         ctx: &SessionContext,
         sql: &str,
         opts: &ExecOptions,
@@ -308,7 +330,7 @@ impl Engine {
                 sql,
                 &show::ShowEnv {
                     catalog: &cat,
-                    account: &self.config.account,
+                    account,
                     ctx,
                     created: self.created,
                     formats: &fmt,
