@@ -53,6 +53,14 @@ pub enum ErrorCode {
     WrongPrivateKeyPassphrase,
     /// The key is shorter than 2048 bits.
     PrivateKeyTooSmall,
+    /// No connected account for that identifier (account routes).
+    AccountNotFound,
+    /// The identifier has not completed authorization (or was disconnected): send a link.
+    AccountNotConnected,
+    /// The end user's authorization ended (refresh token dead): create a new link.
+    ReauthorizationRequired,
+    /// The authorization link is unknown, used or expired.
+    LinkExpired,
     /// Snowflake rejected the connection's credentials.
     SnowflakeAuthFailed,
     /// Snowflake could not be reached or kept failing.
@@ -76,9 +84,13 @@ impl ErrorCode {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::RouteNotFound | Self::ApiKeyNotFound | Self::ConnectionNotFound => {
-                StatusCode::NOT_FOUND
-            }
+            Self::RouteNotFound
+            | Self::ApiKeyNotFound
+            | Self::ConnectionNotFound
+            | Self::AccountNotFound => StatusCode::NOT_FOUND,
+            Self::AccountNotConnected => StatusCode::CONFLICT,
+            Self::ReauthorizationRequired => StatusCode::UNAUTHORIZED,
+            Self::LinkExpired => StatusCode::GONE,
             Self::ConnectionExists | Self::NoRotationInProgress | Self::RotationTestFailed => {
                 StatusCode::CONFLICT
             }
@@ -101,7 +113,10 @@ impl ErrorCode {
     /// The error family: `invalid_request`, `auth`, `upstream` or `internal`.
     pub fn kind(self) -> &'static str {
         match self {
-            Self::Unauthorized | Self::Forbidden | Self::ConnectionDisabled => "auth",
+            Self::Unauthorized
+            | Self::Forbidden
+            | Self::ConnectionDisabled
+            | Self::ReauthorizationRequired => "auth",
             Self::SnowflakeAuthFailed | Self::UpstreamUnavailable | Self::StatementTimeout => {
                 "upstream"
             }
@@ -133,6 +148,10 @@ impl ErrorCode {
             Self::PrivateKeyPassphraseRequired => "private_key_passphrase_required",
             Self::WrongPrivateKeyPassphrase => "wrong_private_key_passphrase",
             Self::PrivateKeyTooSmall => "private_key_too_small",
+            Self::AccountNotFound => "account_not_found",
+            Self::AccountNotConnected => "account_not_connected",
+            Self::ReauthorizationRequired => "reauthorization_required",
+            Self::LinkExpired => "link_expired",
             Self::SnowflakeAuthFailed => "snowflake_auth_failed",
             Self::UpstreamUnavailable => "upstream_unavailable",
             Self::StatementTimeout => "statement_timeout",
@@ -257,6 +276,10 @@ mod tests {
             ErrorCode::PrivateKeyPassphraseRequired,
             ErrorCode::WrongPrivateKeyPassphrase,
             ErrorCode::PrivateKeyTooSmall,
+            ErrorCode::AccountNotFound,
+            ErrorCode::AccountNotConnected,
+            ErrorCode::ReauthorizationRequired,
+            ErrorCode::LinkExpired,
             ErrorCode::SnowflakeAuthFailed,
             ErrorCode::UpstreamUnavailable,
             ErrorCode::StatementTimeout,

@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod keypair;
 pub mod keysource;
+pub mod oauth;
 pub mod proxy;
 pub mod routes;
 pub mod snowflake;

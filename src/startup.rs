@@ -72,6 +72,14 @@ pub struct Application {
 impl Application {
     /// Opens the vault, installs the first admin key if needed, and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// [`Application::build`] with an injected clock (tests move time with `ManualClock`).
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
         let (vault, source) = open_vault(&settings).await?;
         log_key_source(&source);
         let api_keys =
@@ -87,33 +95,48 @@ impl Application {
             Some(Bootstrap::Generated(key)) => Some(key),
             Some(Bootstrap::Configured) | None => None,
         };
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let connections = ConnectionService::load(
             vault.clone(),
             clock.clone(),
             settings.upstream.allow_loopback,
         )
         .map_err(|e| StartupError::Vault(e.to_string()))?;
-        let state = AppState {
-            vault,
-            api_keys: Arc::new(api_keys),
-            connections: Arc::new(connections),
-            sql_api: sql_api_client()?,
-            clock,
-            proxy_max_body: settings.proxy.max_body_bytes,
-        };
+        // Bound before the state is built: with port 0 the OAuth redirect URI and link URLs need
+        // the real port when no public_url is configured.
         let listener =
             TcpListener::bind(settings.server.listen).map_err(|source| StartupError::Bind {
                 addr: settings.server.listen.to_string(),
                 source,
             })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind {
-                addr: settings.server.listen.to_string(),
-                source,
-            })?
-            .port();
+        let local = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: settings.server.listen.to_string(),
+            source,
+        })?;
+        let port = local.port();
+        let public_url = match &settings.server.public_url {
+            Some(_) => settings.public_url(),
+            None => format!("http://{local}"),
+        };
+        let connections = Arc::new(connections);
+        let sql_api = sql_api_client()?;
+        let oauth = crate::oauth::OAuthService::new(
+            vault.clone(),
+            connections.clone(),
+            sql_api.clone(),
+            clock.clone(),
+            public_url,
+            settings.upstream.allow_loopback,
+        )
+        .map_err(|e| StartupError::Config(e.to_string()))?;
+        let state = AppState {
+            vault,
+            api_keys: Arc::new(api_keys),
+            connections,
+            oauth: Arc::new(oauth),
+            sql_api,
+            clock,
+            proxy_max_body: settings.proxy.max_body_bytes,
+        };
         let server = serve(listener, &settings, state.clone())?;
         // Registered before anyone can learn the port, so an early SIGTERM is never lost.
         let signals = ShutdownSignals::register().map_err(|source| StartupError::Bind {

@@ -17,6 +17,8 @@ pub struct AppState {
     pub api_keys: Arc<ApiKeyService>,
     /// Connection registry (and keypair JWT cache).
     pub connections: Arc<ConnectionService>,
+    /// OAuth links, callback, connected accounts and the token manager (`oauth.tokens()`).
+    pub oauth: Arc<crate::oauth::OAuthService>,
     /// Snowflake SQL API client (one connection pool; `with_upstream` per account).
     pub sql_api: SqlApiClient,
     /// Time source.

@@ -118,6 +118,9 @@ pub struct Connection {
     /// Keypair details (public only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keypair: Option<KeypairState>,
+    /// OAuth details (public only; the client secret is sealed in the vault).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<crate::oauth::OAuthSettings>,
     /// The last test.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_test: Option<TestReport>,

@@ -145,6 +145,7 @@ impl ConnectionService {
                 },
                 next: None,
             }),
+            oauth: None,
             last_test: None,
             status_before_disable: None,
             created_at: now,
@@ -176,6 +177,18 @@ impl ConnectionService {
         merge(&mut connection.defaults.warehouse, patch.warehouse);
         merge(&mut connection.defaults.database, patch.database);
         merge(&mut connection.defaults.schema, patch.schema);
+        self.save(connection).await
+    }
+
+    /// Stores a new connection built elsewhere (OAuth connections are built by `crate::oauth`,
+    /// which seals their client secret first). Name and defaults are validated here too.
+    pub async fn insert(&self, connection: Connection) -> Result<Arc<Connection>, ConnectionError> {
+        validate_connection_name(&connection.name)
+            .map_err(|e| ConnectionError::Invalid(e.to_string()))?;
+        validate_defaults(&connection.defaults)?;
+        if self.read().contains_key(&connection.name) {
+            return Err(ConnectionError::Exists(connection.name));
+        }
         self.save(connection).await
     }
 

@@ -52,6 +52,40 @@ pub struct CreateConnectionRequest {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub private_key_passphrase: Option<SecretString>,
+    /// OAuth: `OAUTH_CLIENT_ID` of the security integration.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// OAuth: `OAUTH_CLIENT_SECRET`, exactly as `SYSTEM$SHOW_OAUTH_CLIENT_SECRETS` shows it.
+    /// Write-only: sealed, never returned.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub client_secret: Option<SecretString>,
+    /// OAuth scopes (default `refresh_token`; add `session:role:<ROLE>`; privileged roles are
+    /// refused).
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// OAuth: exact URLs the browser may return to after the flow.
+    #[serde(default)]
+    pub allowed_return_urls: Vec<String>,
+    /// OAuth: `/oauth/authorize` override (https; loopback http when allowed).
+    #[serde(default)]
+    pub authorize_url: Option<String>,
+    /// OAuth: `/oauth/token-request` override (https; loopback http when allowed).
+    #[serde(default)]
+    pub token_url: Option<String>,
+    /// OAuth: PEM file of a private CA trusted for the token endpoint.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// OAuth: ask Snowflake for single-use (rotating) refresh tokens.
+    #[serde(default)]
+    pub single_use_refresh_tokens: bool,
+    /// OAuth: security integration name (default `ICEBROKER_<NAME>`).
+    #[serde(default)]
+    pub integration: Option<String>,
+    /// OAuth: the integration's `OAUTH_REFRESH_TOKEN_VALIDITY` in seconds (default 7776000).
+    #[serde(default)]
+    pub refresh_token_validity_secs: Option<u64>,
 }
 
 /// Body of `PATCH /v1/connections/{name}`: fields given replace, `""` clears.
@@ -99,6 +133,9 @@ pub struct ConnectionResponse {
     /// Statements to run after a rotation completed or a connection was deleted.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cleanup_sql: Vec<String>,
+    /// OAuth connections: the redirect URI and the SQL that creates the security integration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oauth_setup: Option<crate::oauth::OAuthSetup>,
 }
 
 /// `GET /v1/connections`.
@@ -148,6 +185,7 @@ fn respond(connection: &Connection, status: actix_web::http::StatusCode) -> Http
         enrollment: key.map(|k| enrollment(connection, k)),
         connection: connection.clone(),
         cleanup_sql: Vec::new(),
+        oauth_setup: crate::oauth::OAuthService::setup(connection),
     })
 }
 
@@ -163,11 +201,11 @@ pub async fn post_connection(
     body: web::Json<CreateConnectionRequest>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
-    if body.kind != ConnectionKind::Keypair {
-        return Err(AppError::new(
-            ErrorCode::InvalidRequest,
-            "kind must be \"keypair\"; OAuth connections are not available in this version",
-        ));
+    if body.kind == ConnectionKind::Oauth {
+        let input = crate::routes::oauth::new_oauth(body)?;
+        let connection = state.oauth.create_connection(input).await?;
+        tracing::info!(connection = %connection.name, "oauth connection created");
+        return Ok(respond(&connection, actix_web::http::StatusCode::CREATED));
     }
     let user = body.user.ok_or_else(|| {
         AppError::new(
@@ -267,6 +305,10 @@ pub async fn delete_connection(
     name: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let connection = state.connections.delete(&name).await.map_err(map_error)?;
+    if connection.kind == ConnectionKind::Oauth {
+        // The end users' tokens and the client secret go with the connection.
+        state.oauth.forget_connection(&name).await?;
+    }
     let cleanup_sql = connection
         .keypair
         .iter()
@@ -284,6 +326,7 @@ pub async fn delete_connection(
         connection: Connection::clone(&connection),
         enrollment: None,
         cleanup_sql,
+        oauth_setup: None,
     }))
 }
 
@@ -417,6 +460,7 @@ pub async fn post_rotate_key_complete(
         connection: Connection::clone(&connection),
         enrollment: None,
         cleanup_sql: vec![sql::unset_public_key(&user, retired.slot)],
+        oauth_setup: None,
     }))
 }
 

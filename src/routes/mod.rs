@@ -4,6 +4,8 @@
 pub mod api_keys;
 pub mod connections;
 pub mod health;
+pub mod oauth;
+pub mod oauth_accounts;
 pub mod openapi;
 pub mod proxy;
 
@@ -48,6 +50,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/v1/connections/{name}/rotate-key/complete")
                 .route(web::post().to(c::post_rotate_key_complete)),
+        )
+        .service(
+            resource("/v1/connections/{name}/authorization-links")
+                .route(web::post().to(oauth::post_authorization_link)),
+        )
+        .service(
+            resource("/v1/connections/{name}/accounts")
+                .route(web::get().to(oauth_accounts::get_accounts)),
+        )
+        .service(
+            resource("/v1/connections/{name}/accounts/{identifier}")
+                .route(web::get().to(oauth_accounts::get_account))
+                .route(web::delete().to(oauth_accounts::delete_account)),
+        )
+        .service(resource("/connect/{token}").route(web::get().to(oauth::get_connect)))
+        .service(
+            resource("/oauth/callback/{connection}")
+                .route(web::get().to(oauth::get_oauth_callback)),
         )
         .service(
             resource("/v1/connections/{name}/api/v2/statements")

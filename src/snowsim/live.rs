@@ -174,3 +174,72 @@ impl LiveAccount {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::snowsim::model::{RoleModel, SimConfig};
+
+    fn cell() -> LiveCell {
+        let model = SimConfig::demo().accounts.remove(0);
+        LiveCell::new(LiveAccount {
+            keys: KeyRing::new(),
+            model,
+        })
+    }
+
+    #[test]
+    fn concurrent_writers_lose_no_update_and_readers_see_whole_snapshots() {
+        let cell = Arc::new(cell());
+        let before = cell.get().model.roles.len();
+        let writers: Vec<_> = (0..8)
+            .map(|t| {
+                let cell = Arc::clone(&cell);
+                std::thread::spawn(move || {
+                    for k in 0..50 {
+                        cell.update(|live| {
+                            // Two changes per update: a reader must see both or neither.
+                            live.model.roles.push(RoleModel {
+                                name: format!("R{t}_{k}"),
+                                granted_roles: Vec::new(),
+                            });
+                            live.keys.insert(format!("R{t}_{k}"), Vec::new());
+                            Ok::<_, ()>(())
+                        })
+                        .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for _ in 0..2000 {
+            let snap = cell.get();
+            let added = snap.model.roles.len() - before;
+            assert_eq!(added, snap.keys.len(), "a half-applied update was visible");
+        }
+        for w in writers {
+            w.join().unwrap();
+        }
+        assert_eq!(cell.get().model.roles.len(), before + 400);
+    }
+
+    #[test]
+    fn a_failed_update_changes_nothing() {
+        let cell = cell();
+        let out = cell.update(|live| {
+            live.model.users.clear();
+            Err::<(), _>("refused")
+        });
+        assert_eq!(out, Err("refused"));
+        assert!(cell.get().user("BOB").is_some());
+    }
+
+    #[test]
+    fn role_hierarchy_reaches_inherited_admin_roles() {
+        let live = cell().get();
+        assert!(live.role_holds_any("ACCOUNTADMIN", &["USERADMIN"]));
+        assert!(!live.role_holds_any("SYSADMIN", &["USERADMIN", "SECURITYADMIN"]));
+        assert!(!live.role_holds_any("REPORTER", &["ACCOUNTADMIN"]));
+    }
+}

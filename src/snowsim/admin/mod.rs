@@ -7,7 +7,8 @@
 //! - `CREATE|ALTER|DROP|DESC AUTHENTICATION POLICY`, `SHOW AUTHENTICATION POLICIES` ([`policy`]);
 //! - `ALTER WAREHOUSE [IF EXISTS] w RESUME [IF SUSPENDED] | SUSPEND | SET …` ([`warehouse`]);
 //! - `CREATE|ALTER|DROP|DESC [SECURITY] INTEGRATION`, `SHOW [SECURITY] INTEGRATIONS`,
-//!   `SELECT SYSTEM$SHOW_OAUTH_CLIENT_SECRETS('<NAME>')` ([`integration`]);
+//!   `SELECT SYSTEM$SHOW_OAUTH_CLIENT_SECRETS('<NAME>')` ([`integration`],
+//!   [`integration_read`]);
 //! - `SHOW DELEGATED AUTHORIZATIONS [BY USER u] [TO SECURITY INTEGRATION i]` ([`delegated`]).
 //!
 //! `SHOW USERS` and `SHOW WAREHOUSES` stay with the engine, which reads the same live model.
@@ -16,6 +17,7 @@
 
 pub mod delegated;
 pub mod integration;
+pub mod integration_read;
 pub mod parse;
 pub mod policy;
 pub mod user;
@@ -127,14 +129,14 @@ fn dispatch(p: &mut Parser<'_>, cx: &Cx<'_>) -> Option<Result<QueryResult, SqlEr
             return Some(user::describe(p, cx));
         }
         if integration_kw(p) {
-            return Some(integration::describe(p, cx));
+            return Some(integration_read::describe(p, cx));
         }
         if p.kws(&["AUTHENTICATION", "POLICY"]) {
             return Some(policy::describe(p, cx));
         }
     } else if p.kw("SHOW") {
         if p.kws(&["SECURITY", "INTEGRATIONS"]) || p.kw("INTEGRATIONS") {
-            return Some(integration::show(p, cx));
+            return Some(integration_read::show(p, cx));
         }
         if p.kws(&["DELEGATED", "AUTHORIZATIONS"]) {
             return Some(delegated::show(p, cx));
@@ -143,7 +145,7 @@ fn dispatch(p: &mut Parser<'_>, cx: &Cx<'_>) -> Option<Result<QueryResult, SqlEr
             return Some(policy::show(p, cx));
         }
     } else if p.kw("SELECT") {
-        return integration::show_secrets(p, cx);
+        return integration_read::show_secrets(p, cx);
     }
     None
 }

@@ -1,0 +1,450 @@
+//! OAuth connections: configuration, authorization links, the browser flow, connected accounts
+//! and the [`TokenManager`] every Snowflake call for an end user goes through.
+//!
+//! Map: [`settings`] (what a connection holds, validation, setup SQL), [`return_url`] (OA-8),
+//! [`links`] (links and one-time flow states), [`flow`] (connect + callback), [`client`] (the
+//! token endpoint), [`accounts`] (sealed account records), [`tokens`] (refresh), [`pages`]
+//! (HTML). SECURITY.md §1 and §3 are the rules; each file says which it keeps.
+
+pub mod accounts;
+mod client;
+pub mod flow;
+mod links;
+pub mod pages;
+pub mod return_url;
+pub mod secrets;
+pub mod settings;
+pub mod tokens;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use zeroize::Zeroizing;
+
+pub use accounts::{AccountStatus, AccountView};
+pub use flow::{CallbackOutcome, FlowFailure, Started};
+pub use links::{LINK_TTL_DEFAULT, LINK_TTL_MAX, STATE_TTL};
+pub use secrets::AccessToken;
+pub use settings::{OAuthSettings, OAuthSetup};
+pub use tokens::TokenManager;
+
+use self::accounts::{validate_identifier, AccountRecord, AccountStore};
+use self::client::TokenClient;
+use self::links::{FlowStore, LinkRecord};
+use crate::api_keys::ApiKeyRecord;
+use crate::clock::Clock;
+use crate::connections::{
+    account, host, Connection, ConnectionError, ConnectionKind, ConnectionService,
+    ConnectionStatus, Defaults,
+};
+use crate::snowflake::SqlApiClient;
+use crate::vault::{Vault, VaultError};
+
+/// Failures of OAuth operations; the HTTP layer maps each to a stable error code.
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    /// Input rejected; the message says why.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such connection.
+    #[error("no connection named {0:?}")]
+    ConnectionNotFound(String),
+    /// The connection is disabled.
+    #[error("connection {0:?} is disabled; an admin can enable it again")]
+    ConnectionDisabled(String),
+    /// The connection is not an OAuth connection.
+    #[error("connection {0:?} is not an OAuth connection")]
+    NotOAuth(String),
+    /// The name is taken.
+    #[error("a connection named {0:?} already exists")]
+    Exists(String),
+    /// No account for that identifier (account routes).
+    #[error("no connected account for identifier {0:?}")]
+    AccountNotFound(String),
+    /// The identifier has no usable authorization yet (or it was revoked).
+    #[error("{0}")]
+    AccountNotConnected(String),
+    /// The authorization ended; the end user must authorize again.
+    #[error(
+        "the end user's Snowflake authorization ended ({0}); create a new authorization link \
+         (POST /v1/connections/{{name}}/authorization-links) and send the user through it"
+    )]
+    ReauthorizationRequired(String),
+    /// Snowflake rejected the connection's client id/secret.
+    #[error(
+        "Snowflake rejected the connection's OAuth client id or secret; an admin must fix them"
+    )]
+    ClientRejected,
+    /// The token endpoint could not be reached or failed.
+    #[error("{0}")]
+    Upstream(String),
+    /// Vault failure.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    /// Store failure.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// Anything else internal.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl OAuthError {
+    pub(crate) fn reauthorize(why: &str) -> Self {
+        Self::ReauthorizationRequired(why.to_owned())
+    }
+
+    pub(crate) fn not_connected(
+        connection: &str,
+        identifier: &str,
+        status: Option<AccountStatus>,
+    ) -> Self {
+        let state = match status {
+            Some(AccountStatus::Revoked) => "was disconnected",
+            Some(_) => "has not completed authorization",
+            None => "has no account",
+        };
+        Self::AccountNotConnected(format!(
+            "identifier {identifier:?} {state} on connection {connection:?}; create an \
+             authorization link and send the end user through it"
+        ))
+    }
+}
+
+impl From<ConnectionError> for OAuthError {
+    fn from(e: ConnectionError) -> Self {
+        match e {
+            ConnectionError::NotFound(n) => Self::ConnectionNotFound(n),
+            ConnectionError::Disabled(n) => Self::ConnectionDisabled(n),
+            ConnectionError::Exists(n) => Self::Exists(n),
+            ConnectionError::Invalid(m) => Self::Invalid(m),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+/// Input for a new OAuth connection.
+#[derive(Default)]
+pub struct NewOAuth {
+    /// Slug.
+    pub name: String,
+    /// Account as the admin pasted it.
+    pub account: String,
+    /// Optional host or URL override.
+    pub host: Option<String>,
+    /// Session defaults (a default role becomes the role scope).
+    pub defaults: Defaults,
+    /// `OAUTH_CLIENT_ID`.
+    pub client_id: String,
+    /// `OAUTH_CLIENT_SECRET` (sealed, write-only).
+    pub client_secret: Zeroizing<String>,
+    /// Scopes (default `refresh_token`).
+    pub scopes: Option<Vec<String>>,
+    /// Exact return URLs (OA-8).
+    pub allowed_return_urls: Vec<String>,
+    /// `/oauth/authorize` override.
+    pub authorize_url: Option<String>,
+    /// `/oauth/token-request` override.
+    pub token_url: Option<String>,
+    /// PEM file of a private CA for the token endpoint.
+    pub ca_file: Option<PathBuf>,
+    /// Ask for single-use refresh tokens.
+    pub single_use_refresh_tokens: bool,
+    /// Security integration name (default `ICEBROKER_<NAME>`).
+    pub integration: Option<String>,
+    /// `OAUTH_REFRESH_TOKEN_VALIDITY` of the integration, seconds.
+    pub refresh_token_validity_secs: Option<u64>,
+}
+
+/// A link request (`POST …/authorization-links`).
+#[derive(Debug, Clone)]
+pub struct LinkRequest {
+    /// The app's id for its end user.
+    pub identifier: String,
+    /// Where to send the browser afterwards (must be allow-listed exactly).
+    pub return_url: Option<String>,
+    /// Lifetime in seconds (default 600, max 1800).
+    pub expires_in: Option<u64>,
+}
+
+/// A new link.
+#[derive(Debug, Clone)]
+pub struct IssuedLink {
+    /// `<public_url>/connect/<token>` — a capability: give it only to the end user.
+    pub link: String,
+    /// Expiry, seconds since the epoch.
+    pub expires_at: u64,
+}
+
+/// The OAuth service (one per process, in `AppState::oauth`).
+pub struct OAuthService {
+    connections: Arc<ConnectionService>,
+    accounts: AccountStore,
+    flows: FlowStore,
+    client: Arc<TokenClient>,
+    tokens: TokenManager,
+    sql_api: SqlApiClient,
+    clock: Arc<dyn Clock>,
+    public_url: String,
+    allow_loopback: bool,
+    pages: pages::Pages,
+}
+
+impl OAuthService {
+    /// Builds the service; `public_url` is the externally visible base URL (no trailing slash).
+    pub fn new(
+        vault: Vault,
+        connections: Arc<ConnectionService>,
+        sql_api: SqlApiClient,
+        clock: Arc<dyn Clock>,
+        public_url: String,
+        allow_loopback: bool,
+    ) -> Result<Self, OAuthError> {
+        let client = Arc::new(TokenClient::new().map_err(OAuthError::Internal)?);
+        let accounts = AccountStore::new(vault.clone());
+        Ok(Self {
+            tokens: TokenManager::new(accounts.clone(), client.clone(), clock.clone()),
+            flows: FlowStore::new(vault),
+            accounts,
+            client,
+            connections,
+            sql_api,
+            clock,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            allow_loopback,
+            pages: pages::Pages::new().map_err(|e| OAuthError::Internal(e.to_string()))?,
+        })
+    }
+
+    /// The token manager (what the proxy calls).
+    pub fn tokens(&self) -> &TokenManager {
+        &self.tokens
+    }
+
+    /// The HTML pages.
+    pub fn pages(&self) -> &pages::Pages {
+        &self.pages
+    }
+
+    /// Whether the browser cookie may be `Secure` (the public URL is https).
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    /// Browser-binding cookie name: `__Host-sfb_flow` over https; browsers refuse `__Host-`
+    /// cookies without `Secure`, so plain-http development setups use `sfb_flow`.
+    pub fn cookie_name(&self) -> &'static str {
+        if self.secure_cookies() {
+            "__Host-sfb_flow"
+        } else {
+            "sfb_flow"
+        }
+    }
+
+    /// Validates `input`, seals the client secret and stores the connection.
+    pub async fn create_connection(&self, input: NewOAuth) -> Result<Arc<Connection>, OAuthError> {
+        if self.connections.get(&input.name).is_ok() {
+            return Err(OAuthError::Exists(input.name));
+        }
+        let invalid = OAuthError::Invalid;
+        let parsed = account::parse(&input.account).map_err(|e| invalid(e.to_string()))?;
+        let base_url = match &input.host {
+            Some(h) => host::base_url(h, self.allow_loopback),
+            None => host::base_url(&parsed.host, false),
+        }
+        .map_err(|e| invalid(e.to_string()))?;
+        let settings = self.settings_for(&input, &base_url)?;
+        let now = self.clock.now();
+        let connection = Connection {
+            name: input.name.clone(),
+            kind: ConnectionKind::Oauth,
+            account: input.account.trim().to_owned(),
+            account_claim: parsed.claim,
+            base_url,
+            defaults: input.defaults.clone(),
+            status: ConnectionStatus::PendingEnrollment,
+            keypair: None,
+            oauth: Some(settings),
+            last_test: None,
+            status_before_disable: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.accounts
+            .put_client_secret(&input.name, input.client_secret.as_str())
+            .await?;
+        Ok(self.connections.insert(connection).await?)
+    }
+
+    fn settings_for(&self, input: &NewOAuth, base_url: &str) -> Result<OAuthSettings, OAuthError> {
+        let invalid = OAuthError::Invalid;
+        crate::api_keys::validate_connection_name(&input.name)
+            .map_err(|e| invalid(e.to_string()))?;
+        let id = input.client_id.trim();
+        if id.is_empty() || id.len() > 512 || id.contains(':') || id.chars().any(char::is_control) {
+            return Err(invalid(
+                "client_id must be the integration's OAUTH_CLIENT_ID".into(),
+            ));
+        }
+        let secret = input.client_secret.as_str();
+        if secret.is_empty() || secret.len() > 1024 || secret.chars().any(char::is_control) {
+            return Err(invalid(
+                "client_secret must be the integration's OAUTH_CLIENT_SECRET".into(),
+            ));
+        }
+        let scopes =
+            settings::normalize_scopes(input.scopes.clone(), input.defaults.role.as_deref())
+                .map_err(invalid)?;
+        return_url::validate_list(&input.allowed_return_urls).map_err(invalid)?;
+        let endpoint = |what, given: &Option<String>, path: &str| match given {
+            Some(url) => settings::endpoint(what, url, self.allow_loopback).map_err(invalid),
+            None => Ok(format!("{base_url}{path}")),
+        };
+        let validity = input
+            .refresh_token_validity_secs
+            .unwrap_or(settings::DEFAULT_REFRESH_VALIDITY_SECS);
+        if !(3600..=31_622_400).contains(&validity) {
+            return Err(invalid(
+                "refresh_token_validity_secs must be within 3600..=31622400".into(),
+            ));
+        }
+        let ca_pem = match &input.ca_file {
+            Some(path) => {
+                let pem = std::fs::read_to_string(path).map_err(|e| {
+                    invalid(format!("ca_file {} cannot be read: {e}", path.display()))
+                })?;
+                client::parse_ca(&pem).map_err(invalid)?;
+                Some(pem)
+            }
+            None => None,
+        };
+        Ok(OAuthSettings {
+            client_id: id.to_owned(),
+            integration: settings::integration_name(input.integration.as_deref(), &input.name)
+                .map_err(invalid)?,
+            scopes,
+            allowed_return_urls: input.allowed_return_urls.clone(),
+            authorize_url: endpoint("authorize_url", &input.authorize_url, "/oauth/authorize")?,
+            token_url: endpoint("token_url", &input.token_url, "/oauth/token-request")?,
+            redirect_uri: settings::redirect_uri(&self.public_url, &input.name).map_err(invalid)?,
+            single_use_refresh_tokens: input.single_use_refresh_tokens,
+            refresh_token_validity_secs: validity,
+            ca_pem,
+        })
+    }
+
+    /// Issues a link for `request` on `connection`, bound to `caller`'s key. Creates a `pending`
+    /// account record for a new identifier.
+    pub async fn issue_link(
+        &self,
+        caller: &ApiKeyRecord,
+        connection: &str,
+        request: LinkRequest,
+    ) -> Result<IssuedLink, OAuthError> {
+        let conn = self.connections.get(connection)?;
+        let settings = tokens::usable(&conn)?;
+        validate_identifier(&request.identifier)?;
+        if let Some(url) = &request.return_url {
+            if !return_url::is_allowed(&settings.allowed_return_urls, url) {
+                return Err(OAuthError::Invalid(
+                    "return_url must be exactly one of the connection's allowed_return_urls".into(),
+                ));
+            }
+        }
+        let ttl = request.expires_in.unwrap_or(LINK_TTL_DEFAULT);
+        if !(1..=LINK_TTL_MAX).contains(&ttl) {
+            return Err(OAuthError::Invalid(format!(
+                "expires_in must be 1..={LINK_TTL_MAX} seconds"
+            )));
+        }
+        let now = self.clock.now();
+        if self
+            .accounts
+            .read(connection, &request.identifier)?
+            .is_none()
+        {
+            let pending = AccountRecord::pending(now, Some(caller.id.clone()));
+            // `false` means someone created it meanwhile, which is just as good.
+            self.accounts
+                .write_if(connection, &request.identifier, None, &pending)
+                .await?;
+        }
+        let record = LinkRecord {
+            connection: connection.to_owned(),
+            identifier: request.identifier.clone(),
+            api_key_id: caller.id.clone(),
+            return_url: request.return_url,
+            created_at: now,
+            expires_at: now + ttl,
+        };
+        let token = self.flows.put_link(&record).await?;
+        tracing::info!(connection, account = %self.accounts.audit_id(&request.identifier), key = %caller.id, "authorization link issued");
+        Ok(IssuedLink {
+            link: format!("{}/connect/{token}", self.public_url),
+            expires_at: record.expires_at,
+        })
+    }
+
+    /// Accounts of an OAuth connection, optionally only those with `status`.
+    pub fn accounts(
+        &self,
+        connection: &str,
+        status: Option<AccountStatus>,
+    ) -> Result<Vec<AccountView>, OAuthError> {
+        self.oauth_connection(connection)?;
+        Ok(self
+            .accounts
+            .list(connection)?
+            .iter()
+            .filter(|(_, r)| status.is_none_or(|s| r.status == s))
+            .map(|(id, r)| r.view(id))
+            .collect())
+    }
+
+    /// One account.
+    pub fn account(&self, connection: &str, identifier: &str) -> Result<AccountView, OAuthError> {
+        self.oauth_connection(connection)?;
+        let (_, record) = self
+            .accounts
+            .read(connection, identifier)?
+            .ok_or_else(|| OAuthError::AccountNotFound(identifier.to_owned()))?;
+        Ok(record.view(identifier))
+    }
+
+    /// Forgets an account's tokens; returns its view and the SQL that revokes the consent in
+    /// Snowflake (when the Snowflake user is known).
+    pub async fn disconnect(
+        &self,
+        connection: &str,
+        identifier: &str,
+    ) -> Result<(AccountView, Option<String>), OAuthError> {
+        let conn = self.oauth_connection(connection)?;
+        let view = self.tokens.revoke(connection, identifier).await?;
+        let sql = match (&view.snowflake_user, &conn.oauth) {
+            (Some(user), Some(s)) => Some(settings::remove_delegated_sql(user, s)),
+            _ => None,
+        };
+        Ok((view, sql))
+    }
+
+    /// Destroys every account and the client secret of a deleted connection.
+    pub async fn forget_connection(&self, connection: &str) -> Result<(), OAuthError> {
+        self.accounts.forget_connection(connection).await
+    }
+
+    /// The setup statements of an OAuth connection.
+    pub fn setup(connection: &Connection) -> Option<OAuthSetup> {
+        connection
+            .oauth
+            .as_ref()
+            .map(|s| settings::setup(&connection.name, s))
+    }
+
+    fn oauth_connection(&self, name: &str) -> Result<Arc<Connection>, OAuthError> {
+        let conn = self.connections.get(name)?;
+        if conn.kind != ConnectionKind::Oauth {
+            return Err(OAuthError::NotOAuth(name.to_owned()));
+        }
+        Ok(conn)
+    }
+}
