@@ -188,6 +188,8 @@ pub struct ProxySettings {
     pub retry_cap_ms: u64,
     /// Total time budget for retries of one request in milliseconds.
     pub retry_budget_ms: u64,
+    /// Days to keep audit entries of proxied calls.
+    pub audit_retention_days: u64,
 }
 
 impl Default for ProxySettings {
@@ -200,6 +202,7 @@ impl Default for ProxySettings {
             retry_base_ms: 200,
             retry_cap_ms: 30_000,
             retry_budget_ms: 60_000,
+            audit_retention_days: 30,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! See `README.md` and `../shared/DESIGN.md` for the map.
 
 pub mod api_keys;
+pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;

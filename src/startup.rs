@@ -128,6 +128,11 @@ impl Application {
             settings.upstream.allow_loopback,
         )
         .map_err(|e| StartupError::Config(e.to_string()))?;
+        let audit = Arc::new(crate::audit::AuditLog::start(
+            vault.clone(),
+            clock.clone(),
+            settings.proxy.audit_retention_days,
+        ));
         let state = AppState {
             vault,
             api_keys: Arc::new(api_keys),
@@ -136,6 +141,7 @@ impl Application {
             sql_api,
             clock,
             proxy_max_body: settings.proxy.max_body_bytes,
+            audit,
         };
         let server = serve(listener, &settings, state.clone())?;
         // Registered before anyone can learn the port, so an early SIGTERM is never lost.

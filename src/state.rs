@@ -25,4 +25,6 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Largest statement body the proxy accepts.
     pub proxy_max_body: usize,
+    /// Audit log of proxied calls.
+    pub audit: Arc<crate::audit::AuditLog>,
 }

@@ -5,4 +5,6 @@ pub mod forward;
 pub mod request;
 
 pub use forward::{send, stream_back, Answer, Forward, ForwardError, ProxyClient, UpstreamAuth};
-pub use request::{parse_query, prepare_body, Operation, RequestError, UpstreamQuery};
+pub use request::{
+    parse_query, prepare_body, Operation, PreparedBody, RequestError, UpstreamQuery,
+};

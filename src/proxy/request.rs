@@ -4,6 +4,7 @@
 //! left them out.
 
 use serde_json::{Map, Value};
+use sha2::Digest;
 
 use crate::connections::Defaults;
 use crate::snowflake::RequestId;
@@ -124,16 +125,30 @@ fn parse_bool(name: &str, value: &str) -> Result<bool, RequestError> {
     }
 }
 
+/// A statement body ready to send.
+#[derive(Debug)]
+pub struct PreparedBody {
+    /// The bytes to send upstream.
+    pub bytes: Vec<u8>,
+    /// SHA-256 (hex) of the statement text, for the audit log.
+    pub statement_sha256: String,
+}
+
 /// Fills the connection's defaults into a statement body where the caller left them out and
 /// returns the bytes to send. The body must be a JSON object with a string `statement`.
-pub fn prepare_body(body: &[u8], defaults: &Defaults) -> Result<Vec<u8>, RequestError> {
+pub fn prepare_body(body: &[u8], defaults: &Defaults) -> Result<PreparedBody, RequestError> {
     let mut object: Map<String, Value> = serde_json::from_slice(body)
         .map_err(|e| RequestError(format!("the statement body must be a JSON object: {e}")))?;
-    if !matches!(object.get("statement"), Some(Value::String(s)) if !s.trim().is_empty()) {
-        return Err(RequestError(
-            "the body needs a non-empty string field \"statement\"".to_owned(),
-        ));
-    }
+    let statement_sha256 = match object.get("statement") {
+        Some(Value::String(s)) if !s.trim().is_empty() => {
+            hex::encode(sha2::Sha256::digest(s.as_bytes()))
+        }
+        _ => {
+            return Err(RequestError(
+                "the body needs a non-empty string field \"statement\"".to_owned(),
+            ))
+        }
+    };
     let mut changed = false;
     for (field, value) in [
         ("role", &defaults.role),
@@ -148,10 +163,15 @@ pub fn prepare_body(body: &[u8], defaults: &Defaults) -> Result<Vec<u8>, Request
             }
         }
     }
-    if !changed {
-        return Ok(body.to_vec());
-    }
-    serde_json::to_vec(&object).map_err(|e| RequestError(e.to_string()))
+    let bytes = if changed {
+        serde_json::to_vec(&object).map_err(|e| RequestError(e.to_string()))?
+    } else {
+        body.to_vec()
+    };
+    Ok(PreparedBody {
+        bytes,
+        statement_sha256,
+    })
 }
 
 #[cfg(test)]
@@ -212,15 +232,14 @@ mod tests {
         };
         let out =
             prepare_body(br#"{"statement":"select 1","role":"REPORTER"}"#, &defaults).unwrap();
-        let v: Value = serde_json::from_slice(&out).unwrap();
+        let v: Value = serde_json::from_slice(&out.bytes).unwrap();
         assert_eq!(v["role"], "REPORTER");
         assert_eq!(v["warehouse"], "COMPUTE_WH");
         assert!(v.get("database").is_none());
         let unchanged = br#"{"statement":"select 1"}"#;
-        assert_eq!(
-            prepare_body(unchanged, &Defaults::default()).unwrap(),
-            unchanged
-        );
+        let same = prepare_body(unchanged, &Defaults::default()).unwrap();
+        assert_eq!(same.bytes, unchanged);
+        assert_eq!(same.statement_sha256.len(), 64);
         for bad in [
             &b"[]"[..],
             b"{}",

@@ -2,12 +2,14 @@
 //! that each documented operation is served.
 
 pub mod api_keys;
+pub mod audit;
 pub mod connections;
 pub mod health;
 pub mod oauth;
 pub mod oauth_accounts;
 pub mod openapi;
 pub mod proxy;
+pub mod proxy_errors;
 
 use actix_web::{web, Resource};
 
@@ -80,5 +82,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/v1/connections/{name}/api/v2/statements/{handle}/cancel")
                 .route(web::post().to(proxy::post_cancel)),
-        );
+        )
+        .service(
+            resource("/v1/connections/{name}/accounts/{identifier}/api/v2/statements")
+                .route(web::post().to(proxy::post_user_statements)),
+        )
+        .service(
+            resource("/v1/connections/{name}/accounts/{identifier}/api/v2/statements/{handle}")
+                .route(web::get().to(proxy::get_user_statement)),
+        )
+        .service(
+            resource(
+                "/v1/connections/{name}/accounts/{identifier}/api/v2/statements/{handle}/cancel",
+            )
+            .route(web::post().to(proxy::post_user_cancel)),
+        )
+        .service(resource("/v1/audit").route(web::get().to(audit::get_audit)));
 }

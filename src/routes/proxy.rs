@@ -1,22 +1,45 @@
-//! The SQL API proxy routes: `/v1/connections/{name}/api/v2/statements…` for keypair
-//! connections. Only the three SQL API path shapes exist here; anything else is 404 before any
-//! upstream contact (SECURITY.md PX-2).
+//! The SQL API proxy routes. Keypair connections: `/v1/connections/{name}/api/v2/statements…`;
+//! OAuth connections: `/v1/connections/{name}/accounts/{identifier}/api/v2/statements…`. Only
+//! the three SQL API path shapes exist; anything else is 404 before any upstream contact
+//! (SECURITY.md PX-2). Every call is written to the audit log.
+
+use std::time::Instant;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use secrecy::ExposeSecret;
 
+use crate::audit::AuditEntry;
 use crate::connections::{Connection, ConnectionKind};
 use crate::error::{AppError, ErrorCode};
 use crate::http::auth::ServiceCaller;
 use crate::proxy::{
-    parse_query, prepare_body, send, stream_back, Forward, ForwardError, Operation, ProxyClient,
-    UpstreamAuth,
+    parse_query, prepare_body, send, stream_back, Answer, Forward, ForwardError, Operation,
+    ProxyClient, UpstreamAuth,
 };
 use crate::routes::connections::map_error;
+use crate::routes::proxy_errors::{jwt_rejected, oauth_error, upstream_error};
 use crate::snowflake::StatementHandle;
 use crate::state::AppState;
+
+/// Whose credentials a call uses.
+enum Principal<'a> {
+    /// The keypair connection's service identity; `tag` is the caller's optional
+    /// `X-Icebroker-Identifier`, recorded in the audit log only.
+    Service { tag: Option<String> },
+    /// An end user of an OAuth connection.
+    User { identifier: &'a str },
+}
+
+/// Everything about one proxied call.
+struct Call<'a> {
+    name: &'a str,
+    principal: Principal<'a>,
+    operation: Operation,
+    handle: Option<&'a str>,
+    body: Option<Bytes>,
+}
 
 /// Submits a statement through a keypair connection.
 #[utoipa::path(post, path = "/v1/connections/{name}/api/v2/statements", tag = "proxy",
@@ -36,17 +59,17 @@ pub async fn post_statements(
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let body = read_capped(payload, &req, state.proxy_max_body).await?;
-    forward(
-        &state,
-        &client,
-        &caller,
-        &name,
-        Operation::Submit,
-        None,
-        &req,
-        Some(body),
-    )
-    .await
+    let principal = Principal::Service {
+        tag: identifier_tag(&req)?,
+    };
+    let call = Call {
+        name: &name,
+        principal,
+        operation: Operation::Submit,
+        handle: None,
+        body: Some(body),
+    };
+    forward(&state, &client, &caller, call, &req).await
 }
 
 /// Statement status or a result partition through a keypair connection.
@@ -61,17 +84,17 @@ pub async fn get_statement(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let (name, handle) = path.into_inner();
-    forward(
-        &state,
-        &client,
-        &caller,
-        &name,
-        Operation::Status,
-        Some(&handle),
-        &req,
-        None,
-    )
-    .await
+    let principal = Principal::Service {
+        tag: identifier_tag(&req)?,
+    };
+    let call = Call {
+        name: &name,
+        principal,
+        operation: Operation::Status,
+        handle: Some(&handle),
+        body: None,
+    };
+    forward(&state, &client, &caller, call, &req).await
 }
 
 /// Cancels a statement through a keypair connection.
@@ -86,59 +109,184 @@ pub async fn post_cancel(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let (name, handle) = path.into_inner();
-    forward(
-        &state,
-        &client,
-        &caller,
-        &name,
-        Operation::Cancel,
-        Some(&handle),
-        &req,
-        None,
-    )
-    .await
+    let principal = Principal::Service {
+        tag: identifier_tag(&req)?,
+    };
+    let call = Call {
+        name: &name,
+        principal,
+        operation: Operation::Cancel,
+        handle: Some(&handle),
+        body: None,
+    };
+    forward(&state, &client, &caller, call, &req).await
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Submits a statement as an end user of an OAuth connection.
+#[utoipa::path(post, path = "/v1/connections/{name}/accounts/{identifier}/api/v2/statements", tag = "proxy",
+    security(("api_key" = [])), params(("name" = String, Path), ("identifier" = String, Path)),
+    request_body(content = serde_json::Value, description = "Snowflake SQL API statement body"),
+    responses((status = 200, description = "Snowflake's ResultSet, streamed unchanged"),
+              (status = 401, body = crate::routes::openapi::ErrorEnvelope, description = "reauthorization_required"),
+              (status = 409, body = crate::routes::openapi::ErrorEnvelope, description = "account_not_connected")))]
+pub async fn post_user_statements(
+    caller: ServiceCaller,
+    state: web::Data<AppState>,
+    client: web::Data<ProxyClient>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, AppError> {
+    let (name, identifier) = path.into_inner();
+    let body = read_capped(payload, &req, state.proxy_max_body).await?;
+    let principal = Principal::User {
+        identifier: &identifier,
+    };
+    let call = Call {
+        name: &name,
+        principal,
+        operation: Operation::Submit,
+        handle: None,
+        body: Some(body),
+    };
+    forward(&state, &client, &caller, call, &req).await
+}
+
+/// Statement status or a partition as an end user of an OAuth connection.
+#[utoipa::path(get, path = "/v1/connections/{name}/accounts/{identifier}/api/v2/statements/{handle}", tag = "proxy",
+    security(("api_key" = [])),
+    params(("name" = String, Path), ("identifier" = String, Path), ("handle" = String, Path)),
+    responses((status = 200, description = "Snowflake's ResultSet or partition, streamed unchanged")))]
+pub async fn get_user_statement(
+    caller: ServiceCaller,
+    state: web::Data<AppState>,
+    client: web::Data<ProxyClient>,
+    path: web::Path<(String, String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let (name, identifier, handle) = path.into_inner();
+    let principal = Principal::User {
+        identifier: &identifier,
+    };
+    let call = Call {
+        name: &name,
+        principal,
+        operation: Operation::Status,
+        handle: Some(&handle),
+        body: None,
+    };
+    forward(&state, &client, &caller, call, &req).await
+}
+
+/// Cancels a statement as an end user of an OAuth connection.
+#[utoipa::path(post, path = "/v1/connections/{name}/accounts/{identifier}/api/v2/statements/{handle}/cancel", tag = "proxy",
+    security(("api_key" = [])),
+    params(("name" = String, Path), ("identifier" = String, Path), ("handle" = String, Path)),
+    responses((status = 200, description = "Snowflake's CancelStatus, unchanged")))]
+pub async fn post_user_cancel(
+    caller: ServiceCaller,
+    state: web::Data<AppState>,
+    client: web::Data<ProxyClient>,
+    path: web::Path<(String, String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let (name, identifier, handle) = path.into_inner();
+    let principal = Principal::User {
+        identifier: &identifier,
+    };
+    let call = Call {
+        name: &name,
+        principal,
+        operation: Operation::Cancel,
+        handle: Some(&handle),
+        body: None,
+    };
+    forward(&state, &client, &caller, call, &req).await
+}
+
 async fn forward(
     state: &AppState,
     client: &ProxyClient,
     caller: &ServiceCaller,
-    name: &str,
-    operation: Operation,
-    handle: Option<&str>,
+    call: Call<'_>,
     req: &HttpRequest,
-    body: Option<Bytes>,
 ) -> Result<HttpResponse, AppError> {
-    let connection = authorize(state, caller, name)?;
-    if connection.kind != ConnectionKind::Keypair {
-        return Err(AppError::new(
-            ErrorCode::WrongConnectionKind,
-            format!(
-                "{name} is an OAuth connection: use /v1/connections/{name}/accounts/{{identifier}}/api/v2/…"
-            ),
-        ));
+    let started = Instant::now();
+    let mut entry = AuditEntry {
+        at_ms: now_ms(),
+        api_key_id: caller.0.id.clone(),
+        connection: call.name.to_owned(),
+        identifier: match &call.principal {
+            Principal::Service { tag } => tag.clone(),
+            Principal::User { identifier } => Some((*identifier).to_owned()),
+        },
+        method: req.method().to_string(),
+        path: path_shape(call.operation).to_owned(),
+        statement_sha256: None,
+        request_id: None,
+        statement_handle: call.handle.map(str::to_owned),
+        upstream_status: None,
+        error_code: None,
+        duration_ms: 0,
+        retries: 0,
+    };
+    let outcome = forward_inner(state, client, caller, call, req, &mut entry).await;
+    entry.duration_ms = started.elapsed().as_millis() as u64;
+    if let Err(err) = &outcome {
+        entry.error_code = Some(err.code().as_str().to_owned());
     }
-    let handle = match handle {
+    state.audit.record(entry);
+    outcome
+}
+
+async fn forward_inner(
+    state: &AppState,
+    client: &ProxyClient,
+    caller: &ServiceCaller,
+    call: Call<'_>,
+    req: &HttpRequest,
+    entry: &mut AuditEntry,
+) -> Result<HttpResponse, AppError> {
+    let connection = authorize(state, caller, call.name)?;
+    match (&call.principal, connection.kind) {
+        (Principal::Service { .. }, ConnectionKind::Keypair)
+        | (Principal::User { .. }, ConnectionKind::Oauth) => {}
+        (Principal::Service { .. }, ConnectionKind::Oauth) => {
+            return Err(AppError::new(
+                ErrorCode::WrongConnectionKind,
+                format!(
+                    "{0} is an OAuth connection: use /v1/connections/{0}/accounts/{{identifier}}/api/v2/…",
+                    call.name
+                ),
+            ))
+        }
+        (Principal::User { .. }, ConnectionKind::Keypair) => {
+            return Err(AppError::new(
+                ErrorCode::WrongConnectionKind,
+                format!(
+                    "{0} is a keypair connection: use /v1/connections/{0}/api/v2/… (send \
+                     X-Icebroker-Identifier to record an end user in the audit log)",
+                    call.name
+                ),
+            ))
+        }
+    }
+    let handle = match call.handle {
         Some(h) => Some(StatementHandle::parse(h).map_err(|_| not_found())?),
         None => None,
     };
-    let query = parse_query(req.query_string(), operation)
+    let query = parse_query(req.query_string(), call.operation)
         .map_err(|e| AppError::new(ErrorCode::InvalidRequest, e.0))?;
-    let body = match body {
-        Some(raw) => Some(Bytes::from(
-            prepare_body(&raw, &connection.defaults)
-                .map_err(|e| AppError::new(ErrorCode::InvalidRequest, e.0))?,
-        )),
+    entry.request_id = query.request_id.as_ref().map(ToString::to_string);
+    let body = match call.body {
+        Some(raw) => {
+            let prepared = prepare_body(&raw, &connection.defaults)
+                .map_err(|e| AppError::new(ErrorCode::InvalidRequest, e.0))?;
+            entry.statement_sha256 = Some(prepared.statement_sha256);
+            Some(Bytes::from(prepared.bytes))
+        }
         None => None,
     };
-    let jwt = state
-        .connections
-        .jwt(&connection)
-        .await
-        .map_err(map_error)?;
-    let auth = UpstreamAuth::bearer(jwt.token.expose_secret(), "KEYPAIR_JWT")
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("signed JWT is not a header value")))?;
     let accept_gzip = req
         .headers()
         .get(actix_web::http::header::ACCEPT_ENCODING)
@@ -146,22 +294,110 @@ async fn forward(
         .is_some_and(|v| v.contains("gzip"));
     let fwd = Forward {
         base_url: &connection.base_url,
-        operation,
+        operation: call.operation,
         handle: handle.as_ref(),
         query: &query,
         body,
         accept_gzip,
     };
-    let answer = send(client, &fwd, &auth, false)
-        .await
-        .map_err(upstream_error)?;
-    if answer.response.status() == reqwest::StatusCode::UNAUTHORIZED {
-        return Err(jwt_rejected(&connection, answer.response).await);
+    let answer = match call.principal {
+        Principal::Service { .. } => {
+            let jwt = state
+                .connections
+                .jwt(&connection)
+                .await
+                .map_err(map_error)?;
+            let auth = bearer(jwt.token.expose_secret(), "KEYPAIR_JWT")?;
+            let answer = send_recorded(client, &fwd, &auth, false, entry).await?;
+            if answer.response.status() == reqwest::StatusCode::UNAUTHORIZED {
+                return Err(jwt_rejected(&connection, answer.response).await);
+            }
+            answer
+        }
+        Principal::User { identifier } => {
+            user_call(state, client, &connection, identifier, &fwd, entry).await?
+        }
+    };
+    if entry.statement_handle.is_none() {
+        entry.statement_handle = handle_from_link(&answer.response);
     }
     Ok(stream_back(answer.response))
 }
 
-/// The connection, if it exists, is enabled, and the caller's key may use it.
+/// An end user's call: their access token, and after an upstream 401 one forced refresh and one
+/// resubmission with the same requestId (`retry=true`).
+async fn user_call(
+    state: &AppState,
+    client: &ProxyClient,
+    connection: &Connection,
+    identifier: &str,
+    fwd: &Forward<'_>,
+    entry: &mut AuditEntry,
+) -> Result<Answer, AppError> {
+    let tokens = state.oauth.tokens();
+    let token = tokens
+        .access_token(connection, identifier)
+        .await
+        .map_err(oauth_error)?;
+    let auth = bearer(token.expose(), "OAUTH")?;
+    let answer = send_recorded(client, fwd, &auth, false, entry).await?;
+    if answer.response.status() != reqwest::StatusCode::UNAUTHORIZED {
+        return Ok(answer);
+    }
+    drop(answer);
+    tracing::info!(connection = %connection.name, "upstream 401: refreshing the access token once");
+    let fresh = tokens
+        .force_refresh(connection, identifier, &token)
+        .await
+        .map_err(oauth_error)?;
+    let auth = bearer(fresh.expose(), "OAUTH")?;
+    let answer = send_recorded(client, fwd, &auth, true, entry).await?;
+    if answer.response.status() == reqwest::StatusCode::UNAUTHORIZED {
+        return Err(AppError::new(
+            ErrorCode::SnowflakeAuthFailed,
+            "Snowflake rejected the end user's freshly refreshed access token; the user may need \
+             to authorize again (create a new authorization link)",
+        ));
+    }
+    Ok(answer)
+}
+
+async fn send_recorded(
+    client: &ProxyClient,
+    fwd: &Forward<'_>,
+    auth: &UpstreamAuth,
+    first_is_retry: bool,
+    entry: &mut AuditEntry,
+) -> Result<Answer, AppError> {
+    match send(client, fwd, auth, first_is_retry).await {
+        Ok(answer) => {
+            entry.retries += answer.attempts.saturating_sub(1);
+            entry.upstream_status = Some(answer.response.status().as_u16());
+            Ok(answer)
+        }
+        Err(err) => {
+            match &err {
+                ForwardError::ServerError { status, attempts } => {
+                    entry.upstream_status = Some(*status);
+                    entry.retries += attempts.saturating_sub(1);
+                }
+                ForwardError::Redirect { status } => entry.upstream_status = Some(*status),
+                ForwardError::Unreachable { attempts } => {
+                    entry.retries += attempts.saturating_sub(1)
+                }
+                ForwardError::Timeout => {}
+            }
+            Err(upstream_error(err))
+        }
+    }
+}
+
+fn bearer(token: &str, token_type: &'static str) -> Result<UpstreamAuth, AppError> {
+    UpstreamAuth::bearer(token, token_type)
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("token is not a valid header value")))
+}
+
+/// The connection, if the caller's key may use it and it exists and is enabled.
 fn authorize(
     state: &AppState,
     caller: &ServiceCaller,
@@ -176,6 +412,43 @@ fn authorize(
     state.connections.usable(name).map_err(map_error)
 }
 
+/// The optional `X-Icebroker-Identifier` of a keypair call (audit only), validated.
+fn identifier_tag(req: &HttpRequest) -> Result<Option<String>, AppError> {
+    let Some(value) = req.headers().get("x-icebroker-identifier") else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(v) if !v.is_empty() && v.len() <= 256 && !v.chars().any(char::is_control) => {
+            Ok(Some(v.to_owned()))
+        }
+        _ => Err(AppError::new(
+            ErrorCode::InvalidRequest,
+            "X-Icebroker-Identifier must be 1-256 printable characters",
+        )),
+    }
+}
+
+fn path_shape(operation: Operation) -> &'static str {
+    match operation {
+        Operation::Submit => "/api/v2/statements",
+        Operation::Status => "/api/v2/statements/{handle}",
+        Operation::Cancel => "/api/v2/statements/{handle}/cancel",
+    }
+}
+
+/// The statement handle named in a `Link` header (`</api/v2/statements/<handle>?…>`).
+fn handle_from_link(response: &reqwest::Response) -> Option<String> {
+    let link = response.headers().get("link")?.to_str().ok()?;
+    let rest = link.split("/api/v2/statements/").nth(1)?;
+    let handle: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit() || *c == '-')
+        .collect();
+    StatementHandle::parse(&handle)
+        .ok()
+        .map(|h| h.as_str().to_owned())
+}
+
 fn not_found() -> AppError {
     AppError::new(
         ErrorCode::RouteNotFound,
@@ -183,30 +456,11 @@ fn not_found() -> AppError {
     )
 }
 
-async fn jwt_rejected(connection: &Connection, response: reqwest::Response) -> AppError {
-    let body: serde_json::Value = response.json().await.unwrap_or_default();
-    let code = body["code"].as_str().unwrap_or_default().to_owned();
-    let message = body["message"].as_str().unwrap_or_default().to_owned();
-    let error = crate::snowflake::SnowflakeError::Auth {
-        status: 401,
-        code: Some(code.clone()),
-        message: message.clone(),
-    };
-    let hint = crate::connections::probe::hint_for(&error, connection)
-        .unwrap_or_else(|| "test the connection: POST /v1/connections/{name}/test".to_owned());
-    tracing::warn!(connection = %connection.name, snowflake_code = %code, "Snowflake rejected the keypair JWT");
-    AppError::new(
-        ErrorCode::SnowflakeAuthFailed,
-        format!("Snowflake rejected the connection's JWT ({code}: {message}); {hint}"),
-    )
-}
-
-fn upstream_error(err: ForwardError) -> AppError {
-    let code = match err {
-        ForwardError::Timeout => ErrorCode::StatementTimeout,
-        _ => ErrorCode::UpstreamUnavailable,
-    };
-    AppError::new(code, err.to_string())
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// Reads a request body up to `cap` bytes; more is 413 without reading further.

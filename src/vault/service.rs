@@ -150,6 +150,26 @@ impl Vault {
         Ok(())
     }
 
+    /// Seals `plaintext` into `slot` without waiting for durability: the write is visible at once
+    /// and durable after the store's next flush. Only for records that are not credentials and
+    /// are written in batches followed by one [`crate::store::Store::flush`] (the audit log).
+    pub fn put_batched(&self, slot: &Slot, plaintext: &[u8]) -> Result<(), VaultError> {
+        self.seal_and(slot, plaintext, |store, key, blob| {
+            store.put(SEALED_TREE, key, blob)?;
+            Ok(true)
+        })?;
+        Ok(())
+    }
+
+    /// Removes a sealed value without waiting for durability (see [`Self::put_batched`]).
+    pub fn delete_batched(&self, slot: &Slot) -> Result<bool, VaultError> {
+        Ok(self
+            .inner
+            .store
+            .delete(SEALED_TREE, &slot.store_key())?
+            .is_some())
+    }
+
     /// Seals `plaintext` into `slot` only if the stored value is still `expected` (`None` =
     /// absent). `Ok(false)` on conflict, nothing written. Durable before returning `Ok(true)`.
     pub async fn put_if_version(

@@ -369,3 +369,55 @@ async fn deleting_a_connection_destroys_its_key_and_prints_the_unset() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn defaults_can_be_patched_and_connections_are_listed_without_secrets() {
+    let env = spawn_with_snowsim().await;
+    env.connected_keypair("p").await;
+    let res = env
+        .app
+        .client
+        .patch(format!("{}/v1/connections/p", env.app.address))
+        .bearer_auth(&env.app.admin_key)
+        .json(&json!({"warehouse": "AUTO_WH", "schema": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["connection"]["defaults"]["warehouse"], "AUTO_WH");
+    assert!(
+        body["connection"]["defaults"].get("schema").is_none(),
+        "empty string clears"
+    );
+    let res = env
+        .proxy_submit("p", &env.app.admin_key, "SELECT CURRENT_WAREHOUSE()")
+        .await;
+    let result: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        result["data"][0][0], "AUTO_WH",
+        "the new default reaches Snowflake"
+    );
+    let list: serde_json::Value = env
+        .app
+        .get("/v1/connections", Some(&env.app.admin_key))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let listed = &list["connections"][0];
+    assert_eq!(listed["name"], "p");
+    assert_eq!(listed["status"], "connected");
+    let text = list.to_string();
+    assert!(
+        !text.contains("PRIVATE") && !text.contains("private_key"),
+        "{text}"
+    );
+    let (_, service_key) = env.app.create_key("service", &[]).await;
+    assert_error(
+        env.app.get("/v1/connections", Some(&service_key)).await,
+        403,
+        "forbidden",
+    )
+    .await;
+}

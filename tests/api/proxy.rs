@@ -195,6 +195,19 @@ async fn a_snowflake_422_passes_through_byte_identical() {
 }
 
 #[tokio::test]
+async fn an_upstream_422_body_arrives_byte_for_byte() {
+    const BODY: &str = "{\"code\":\"000904\",\"message\":\"SQL compilation error: error line 1 at position 7\\ninvalid identifier 'AFAF'\",\"sqlState\":\"42000\",\"statementHandle\":\"019c0728-0000-df4f-0000-00100006606e\"}";
+    let (upstream, _) = stub::start(Behaviour::Fixed(422, BODY));
+    let env = spawn_with_snowsim().await;
+    env.create_keypair("s", json!({"host": upstream})).await;
+    let res = env
+        .proxy_submit("s", &env.app.admin_key, "SELECT AFAF")
+        .await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(res.bytes().await.unwrap(), BODY.as_bytes());
+}
+
+#[tokio::test]
 async fn two_429s_then_success_execute_once_with_one_request_id() {
     let env = spawn_with_snowsim().await;
     env.connected_keypair("c").await;
@@ -481,5 +494,64 @@ async fn a_key_limited_to_another_connection_gets_403_and_nothing_goes_upstream(
             .values()
             .sum::<u64>(),
         0
+    );
+}
+
+#[tokio::test]
+async fn every_proxied_call_is_audited_without_the_statement_text() {
+    let env = spawn_with_snowsim().await;
+    env.connected_keypair("c").await;
+    let (key_id, key) = env.app.create_key("service", &["c"]).await;
+    let statement = "SELECT 'audit-canary-text' AS X";
+    let res = env
+        .app
+        .client
+        .post(format!("{}/api/v2/statements", prefix(&env, "c")))
+        .bearer_auth(&key)
+        .header("X-Icebroker-Identifier", "user-42")
+        .json(&json!({"statement": statement}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let expected_sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(statement.as_bytes()))
+    };
+    let mut page = Value::Null;
+    for _ in 0..50 {
+        page = env
+            .app
+            .get(
+                &format!("/v1/audit?connection=c&api_key_id={key_id}"),
+                Some(&env.app.admin_key),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        if !page["entries"].as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let entries = page["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{page}");
+    let e = &entries[0];
+    assert_eq!(e["statement_sha256"], expected_sha.as_str());
+    assert_eq!(e["identifier"], "user-42");
+    assert_eq!(e["upstream_status"], 200);
+    assert_eq!(e["path"], "/api/v2/statements");
+    assert!(e["request_id"].as_str().unwrap().len() == 36);
+    assert!(e["statement_handle"].as_str().is_some(), "{e}");
+    assert!(!page.to_string().contains("audit-canary-text"));
+    env.app.state.vault.store().flush().await.unwrap();
+    assert!(!crate::helpers::tree_contains(
+        env.app.data_dir.path(),
+        b"audit-canary-text"
+    ));
+    assert!(
+        !crate::helpers::tree_contains(env.app.data_dir.path(), b"user-42"),
+        "sealed at rest"
     );
 }

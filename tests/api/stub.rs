@@ -16,6 +16,8 @@ pub enum Behaviour {
     Ok,
     /// `302 Location: <url>`.
     Redirect(String),
+    /// This status with this exact body.
+    Fixed(u16, &'static str),
 }
 
 /// Starts the stub on 127.0.0.1:0; returns its base URL and the record of requests.
@@ -48,6 +50,11 @@ pub fn start(behaviour: Behaviour) -> (String, Seen) {
                     Behaviour::Redirect(location) => HttpResponse::Found()
                         .insert_header(("location", location))
                         .finish(),
+                    Behaviour::Fixed(status, body) => HttpResponse::build(
+                        actix_web::http::StatusCode::from_u16(status).unwrap(),
+                    )
+                    .content_type("application/json")
+                    .body(body),
                 }
             }
         }))
