@@ -11,6 +11,7 @@
 //! - TR-6: on `invalid_grant` the record is re-read: a newer generation means a benign race
 //!   (use it); otherwise the account becomes `expired` and callers get `reauthorization_required`;
 //! - TR-7: refresh ahead of expiry when less than `min(120 s, 20 % of expires_in)` remains.
+//!
 //! Cross-instance locking (TR-3/TR-4) is not needed while sled keeps one process per data dir; the
 //! CAS on the record's version is the fencing a shared store would add a lease to.
 
