@@ -99,8 +99,9 @@ impl AuditLog {
     pub fn start(vault: Vault, clock: Arc<dyn Clock>, retention_days: u64) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
         let dropped = Arc::new(AtomicU64::new(0));
-        tokio::spawn(write_batches(vault.clone(), rx));
-        tokio::spawn(sweep(vault.clone(), clock, retention_days));
+        // One task owns the writes and the retention sweep; it ends (dropping its vault handle,
+        // so the data dir can be reopened) when the log is dropped and the queue drains.
+        tokio::spawn(run_writer(vault.clone(), rx, clock, retention_days));
         Self { vault, tx, dropped }
     }
 
@@ -152,49 +153,63 @@ fn slot_for(at_ms: u64, seq: u64) -> Result<Slot, crate::vault::VaultError> {
     Slot::new(KIND, "", &format!("{at_ms:020}-{seq:012}"), FIELD)
 }
 
-async fn write_batches(vault: Vault, mut rx: mpsc::Receiver<AuditEntry>) {
+async fn run_writer(
+    vault: Vault,
+    mut rx: mpsc::Receiver<AuditEntry>,
+    clock: Arc<dyn Clock>,
+    retention_days: u64,
+) {
     let mut seq: u64 = 0;
     let mut batch = Vec::with_capacity(BATCH);
-    while rx.recv_many(&mut batch, BATCH).await > 0 {
-        for entry in batch.drain(..) {
-            seq += 1;
-            let written = serde_json::to_vec(&entry)
-                .map_err(|e| e.to_string())
-                .and_then(|bytes| {
-                    let slot = slot_for(entry.at_ms, seq).map_err(|e| e.to_string())?;
-                    vault.put_batched(&slot, &bytes).map_err(|e| e.to_string())
-                });
-            if let Err(e) = written {
-                tracing::error!(error = %e, "audit entry not written");
+    let mut sweep_tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            received = rx.recv_many(&mut batch, BATCH) => {
+                if received == 0 {
+                    break;
+                }
+                write_batch(&vault, &mut batch, &mut seq).await;
             }
-        }
-        if let Err(e) = vault.store().flush().await {
-            tracing::error!(error = %e, "audit flush failed");
+            _ = sweep_tick.tick() => sweep(&vault, clock.as_ref(), retention_days).await,
         }
     }
 }
 
-/// Deletes entries older than the retention once at start and then hourly.
-async fn sweep(vault: Vault, clock: Arc<dyn Clock>, retention_days: u64) {
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        tick.tick().await;
-        let cutoff_ms = clock.now().saturating_sub(retention_days * 86_400) * 1000;
-        let cutoff = format!("{cutoff_ms:020}");
-        let old: Vec<Slot> = vault
-            .scan(KIND, Some(""))
-            .filter_map(Result::ok)
-            .map(|(slot, _)| slot)
-            .take_while(|slot| slot.identifier() < cutoff.as_str())
-            .collect();
-        let removed = old
-            .iter()
-            .filter(|slot| vault.delete_batched(slot).is_ok())
-            .count();
-        if removed > 0 {
-            let _ = vault.store().flush().await;
-            tracing::info!(removed, "audit entries past retention removed");
+async fn write_batch(vault: &Vault, batch: &mut Vec<AuditEntry>, seq: &mut u64) {
+    for entry in batch.drain(..) {
+        *seq += 1;
+        let written = serde_json::to_vec(&entry)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| {
+                let slot = slot_for(entry.at_ms, *seq).map_err(|e| e.to_string())?;
+                vault.put_batched(&slot, &bytes).map_err(|e| e.to_string())
+            });
+        if let Err(e) = written {
+            tracing::error!(error = %e, "audit entry not written");
         }
+    }
+    if let Err(e) = vault.store().flush().await {
+        tracing::error!(error = %e, "audit flush failed");
+    }
+}
+
+/// Deletes entries older than the retention (run at start and then hourly).
+async fn sweep(vault: &Vault, clock: &dyn Clock, retention_days: u64) {
+    let cutoff_ms = clock.now().saturating_sub(retention_days * 86_400) * 1000;
+    let cutoff = format!("{cutoff_ms:020}");
+    let old: Vec<Slot> = vault
+        .scan(KIND, Some(""))
+        .filter_map(Result::ok)
+        .map(|(slot, _)| slot)
+        .take_while(|slot| slot.identifier() < cutoff.as_str())
+        .collect();
+    let removed = old
+        .iter()
+        .filter(|slot| vault.delete_batched(slot).is_ok())
+        .count();
+    if removed > 0 {
+        let _ = vault.store().flush().await;
+        tracing::info!(removed, "audit entries past retention removed");
     }
 }
 
