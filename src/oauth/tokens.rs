@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::accounts::{AccountRecord, AccountStatus, AccountStore, AccountView};
+use super::accounts::{AccountRecord, AccountStatus, AccountStore};
 use super::client::{TokenCallError, TokenClient, TokenGrant};
 use super::secrets::AccessToken;
 use super::settings::OAuthSettings;
@@ -29,7 +29,7 @@ use super::OAuthError;
 use crate::clock::Clock;
 use crate::connections::{Connection, ConnectionKind};
 
-type Key = (String, String);
+pub(super) type Key = (String, String);
 
 /// Seconds before expiry at which a token is refreshed (TR-7).
 pub fn refresh_margin(lifetime: u64) -> u64 {
@@ -38,12 +38,12 @@ pub fn refresh_margin(lifetime: u64) -> u64 {
 
 /// Hands out access tokens and refreshes them (see the module doc).
 pub struct TokenManager {
-    store: AccountStore,
+    pub(super) store: AccountStore,
     client: Arc<TokenClient>,
-    clock: Arc<dyn Clock>,
+    pub(super) clock: Arc<dyn Clock>,
     locks: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
     cache: RwLock<HashMap<Key, AccessToken>>,
-    unwritable: Mutex<HashSet<Key>>,
+    pub(super) unwritable: Mutex<HashSet<Key>>,
     refreshes: AtomicU64,
 }
 
@@ -58,7 +58,7 @@ pub(crate) fn usable(connection: &Connection) -> Result<&OAuthSettings, OAuthErr
     }
 }
 
-fn token_of(record: &AccountRecord) -> Option<AccessToken> {
+pub(super) fn token_of(record: &AccountRecord) -> Option<AccessToken> {
     let secret = record.access_token.as_ref()?;
     Some(AccessToken::new(
         SecretString::from(secret.clone()),
@@ -136,7 +136,7 @@ impl TokenManager {
         (self.clock.now() + 120 < token.expires_at()).then(|| token.clone())
     }
 
-    fn remember(&self, key: &Key, token: &AccessToken) {
+    pub(super) fn remember(&self, key: &Key, token: &AccessToken) {
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
         cache.insert(key.clone(), token.clone());
     }
@@ -265,7 +265,7 @@ impl TokenManager {
             .contains(key)
     }
 
-    fn refreshed(
+    pub(super) fn refreshed(
         &self,
         record: &AccountRecord,
         grant: TokenGrant,
@@ -331,85 +331,6 @@ impl TokenManager {
         {
             tracing::error!(connection = %key.0, error = %e, "could not mark the account expired");
         }
-    }
-
-    /// Stores the tokens of a completed authorization (under the account's lock). Returns the
-    /// account's view.
-    pub(crate) async fn store_connected(
-        &self,
-        connection: &str,
-        identifier: &str,
-        grant: TokenGrant,
-        username: Option<String>,
-        linked_by: Option<String>,
-        settings: &OAuthSettings,
-    ) -> Result<AccountView, OAuthError> {
-        let key = (connection.to_owned(), identifier.to_owned());
-        let lock = self.lock_for(&key);
-        let _guard = lock.lock().await;
-        let now = self.clock.now();
-        let (version, base) = match self.store.read(connection, identifier)? {
-            Some((v, r)) => (Some(v), r),
-            None => (None, AccountRecord::pending(now, linked_by.clone())),
-        };
-        let mut next = self.refreshed(&base, grant, settings);
-        next.status = AccountStatus::Active;
-        next.last_refresh_at = None;
-        next.connected_at = Some(now);
-        next.snowflake_user = username;
-        next.linked_by = linked_by.or(next.linked_by.take());
-        if next.scope.is_none() {
-            next.scope = Some(settings.scopes.join(" "));
-        }
-        if !self
-            .store
-            .write_if(connection, identifier, version.as_ref(), &next)
-            .await?
-        {
-            return Err(OAuthError::Internal(
-                "the account changed while it was being connected".into(),
-            ));
-        }
-        self.unwritable
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&key);
-        if let Some(token) = token_of(&next) {
-            self.remember(&key, &token);
-        }
-        Ok(next.view(identifier))
-    }
-
-    /// Forgets the tokens of an account (status `revoked`); returns its view.
-    pub(crate) async fn revoke(
-        &self,
-        connection: &str,
-        identifier: &str,
-    ) -> Result<AccountView, OAuthError> {
-        let key = (connection.to_owned(), identifier.to_owned());
-        let lock = self.lock_for(&key);
-        let _guard = lock.lock().await;
-        self.evict(&key);
-        let (version, record) = self
-            .store
-            .read(connection, identifier)?
-            .ok_or_else(|| OAuthError::AccountNotFound(identifier.to_owned()))?;
-        let mut next = record.clone();
-        next.status = AccountStatus::Revoked;
-        next.forget_tokens();
-        next.last_error = Some("disconnected through the API".to_owned());
-        next.updated_at = self.clock.now();
-        next.generation += 1;
-        if !self
-            .store
-            .write_if(connection, identifier, Some(&version), &next)
-            .await?
-        {
-            return Err(OAuthError::Internal(
-                "the account changed concurrently".into(),
-            ));
-        }
-        Ok(next.view(identifier))
     }
 }
 
