@@ -305,6 +305,7 @@ impl OAuthService {
 
     /// Destroys every account and the client secret of a deleted connection.
     pub async fn forget_connection(&self, connection: &str) -> Result<(), OAuthError> {
+        self.tokens.evict_connection(connection);
         self.accounts.forget_connection(connection).await
     }
 

@@ -146,6 +146,13 @@ impl TokenManager {
         cache.remove(key);
     }
 
+    /// Drops every cached token of `connection` (deleted: a new connection of the same name
+    /// must never be served the old one's tokens).
+    pub(crate) fn evict_connection(&self, connection: &str) {
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        cache.retain(|(c, _), _| c != connection);
+    }
+
     pub(crate) fn lock_for(&self, key: &Key) -> Arc<tokio::sync::Mutex<()>> {
         // Entries are never removed: removing one while a task holds its clone would let a
         // second mutex exist for the same account. One small entry per account is cheap.

@@ -310,3 +310,30 @@ async fn an_admin_key_may_issue_links_and_a_key_for_another_connection_may_not()
         .await;
     crate::helpers::assert_error(res, 400, "invalid_json").await;
 }
+
+#[tokio::test]
+async fn deleting_a_connection_destroys_its_accounts_and_cached_tokens() {
+    let env = spawn(false).await;
+    assert_eq!(env.connect("gone").await.status(), 303);
+    let conn = env.connection("sales");
+    let tokens = env.state.oauth.tokens();
+    tokens.access_token(&conn, "gone").await.unwrap();
+    let res = env
+        .client
+        .delete(format!("{}/v1/connections/sales", env.address))
+        .bearer_auth(&env.admin_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(env.state.vault.scan("oauth_account", Some("sales")).count(), 0);
+    assert_eq!(env.state.vault.scan("oauth_client", Some("sales")).count(), 0);
+    // A new connection of the same name starts empty: nothing cached is served.
+    env.create_connection("sales", json!({})).await;
+    let conn = env.connection("sales");
+    let err = tokens.access_token(&conn, "gone").await.unwrap_err();
+    assert!(
+        matches!(err, icebroker::oauth::OAuthError::AccountNotConnected(_)),
+        "{err}"
+    );
+}
