@@ -326,8 +326,14 @@ async fn deleting_a_connection_destroys_its_accounts_and_cached_tokens() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(env.state.vault.scan("oauth_account", Some("sales")).count(), 0);
-    assert_eq!(env.state.vault.scan("oauth_client", Some("sales")).count(), 0);
+    assert_eq!(
+        env.state.vault.scan("oauth_account", Some("sales")).count(),
+        0
+    );
+    assert_eq!(
+        env.state.vault.scan("oauth_client", Some("sales")).count(),
+        0
+    );
     // A new connection of the same name starts empty: nothing cached is served.
     env.create_connection("sales", json!({})).await;
     let conn = env.connection("sales");
