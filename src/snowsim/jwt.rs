@@ -205,7 +205,7 @@ pub fn verify(
         .ok_or_else(|| {
             reject(
                 "fingerprint",
-                "The public key fingerprint in the issuer matches neither RSA_PUBLIC_KEY nor RSA_PUBLIC_KEY_2 of the user.",
+                format!("The public key fingerprint {fingerprint} in the issuer matches neither RSA_PUBLIC_KEY nor RSA_PUBLIC_KEY_2 of the user."),
             )
         })?;
     let mut validation = Validation::new(header.alg);

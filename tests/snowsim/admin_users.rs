@@ -64,6 +64,7 @@ async fn alter_user_set_rsa_public_key_enables_keypair_jwts_and_unset_disables_t
     assert_eq!(r.json()["code"], "390144");
     let message = r.json()["message"].as_str().unwrap().to_owned();
     assert!(message.contains("RSA_PUBLIC_KEY"), "{message}");
+    assert!(message.contains(&k1.fingerprint), "{message}");
     assert_eq!(with_jwt(&sim, &jwt2, "SELECT 1").await.status, 200);
     let d = admin(&sim, "DESC USER BOB").await;
     assert_eq!(desc(&d, "RSA_PUBLIC_KEY_FP", 1).as_deref(), Some("null"));
