@@ -11,6 +11,7 @@ mod helpers;
 mod keypair;
 mod oauth_canary;
 mod oauth_flow;
+mod oauth_proxy;
 mod oauth_security;
 mod oauth_support;
 mod openapi;
