@@ -8,7 +8,7 @@
 //! pass, because nothing is normalised before the comparison (oauth2-proxy CVE-2020-5233,
 //! CVE-2021-21291, GHSA-j7px-6hwj-hpjg).
 
-use url::{Host, Url};
+use url::Url;
 
 /// Most entries an allow-list may hold.
 pub const MAX_ENTRIES: usize = 20;
@@ -24,15 +24,9 @@ pub fn validate_entry(entry: &str) -> Result<(), String> {
     }
     let url = Url::parse(entry)
         .map_err(|_| format!("allowed return URL {entry:?} is not an absolute URL"))?;
-    let loopback = match url.host() {
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(Host::Domain(d)) => d == "localhost",
-        None => false,
-    };
     match url.scheme() {
         "https" => {}
-        "http" if loopback => {}
+        "http" if super::settings::is_loopback(&url) => {}
         _ => {
             return Err(format!(
                 "allowed return URL {entry:?} must use https (http only for loopback hosts)"
