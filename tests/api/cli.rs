@@ -223,7 +223,7 @@ fn version_prints_the_crate_version() {
 }
 
 #[tokio::test]
-async fn the_demo_prints_a_curl_that_returns_the_top_ten_customers() {
+async fn the_demo_prints_keys_a_working_curl_and_an_oauth_link() {
     let cwd = tempfile::tempdir().unwrap();
     let mut child = icebroker(cwd.path())
         .args(["demo", "--sim-port", "0"])
@@ -242,7 +242,9 @@ async fn the_demo_prints_a_curl_that_returns_the_top_ten_customers() {
     let mut url = None;
     let mut key = None;
     let mut body = None;
-    while body.is_none() {
+    let mut admin_key = None;
+    let mut link = None;
+    while link.is_none() {
         let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) else {
             let _ = child.kill();
             let _ = child.wait();
@@ -255,10 +257,38 @@ async fn the_demo_prints_a_curl_that_returns_the_top_ten_customers() {
             key = Some(rest.split('\'').next().unwrap().to_owned());
         } else if let Some(rest) = line.strip_prefix("-d '") {
             body = Some(rest.trim_end_matches('\'').to_owned());
+        } else if line.starts_with("ibk_") {
+            admin_key = Some(line.clone());
+        } else if line.starts_with("http") && line.contains("/connect/") {
+            link = Some(line.clone());
         }
     }
+    let url = url.unwrap();
+    let base = url.split("/v1/").next().unwrap().to_owned();
+    let admin_key = admin_key.expect("the first demo start prints the admin key");
+    let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    let keys = reqwest::Client::new()
+        .get(format!("{base}/v1/api-keys"))
+        .bearer_auth(&admin_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keys.status(), 200);
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let opened = browser.get(link.unwrap()).send().await.unwrap();
+    assert_eq!(
+        opened.status(),
+        302,
+        "the OAuth link redirects to snowsim's login"
+    );
+    let location = opened.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.contains("/oauth/authorize?"), "{location}");
     let res = reqwest::Client::new()
-        .post(url.unwrap())
+        .post(url)
         .bearer_auth(key.unwrap())
         .header("content-type", "application/json")
         .body(body.unwrap())
