@@ -97,5 +97,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .route(web::post().to(proxy::post_user_cancel)),
         )
+        .service(resource("/v1/actions/request").route(web::post().to(proxy::post_action_request)))
         .service(resource("/v1/audit").route(web::get().to(audit::get_audit)));
 }

@@ -74,6 +74,7 @@ impl Modify for BearerAuth {
         crate::routes::proxy::get_user_statement,
         crate::routes::proxy::post_user_cancel,
         crate::routes::audit::get_audit,
+        crate::routes::proxy::post_action_request,
         get_openapi,
     ),
     components(schemas(ErrorEnvelope, ErrorDetail)),

@@ -39,6 +39,10 @@ struct Call<'a> {
     operation: Operation,
     handle: Option<&'a str>,
     body: Option<Bytes>,
+    /// The caller's raw query string (validated against the allow-list later).
+    query: String,
+    /// Whether the caller accepts gzip (partitions pass through compressed).
+    accept_gzip: bool,
 }
 
 /// Submits a statement through a keypair connection.
@@ -68,8 +72,10 @@ pub async fn post_statements(
         operation: Operation::Submit,
         handle: None,
         body: Some(body),
+        query: req.query_string().to_owned(),
+        accept_gzip: accepts_gzip(&req),
     };
-    forward(&state, &client, &caller, call, &req).await
+    forward(&state, &client, &caller, call).await
 }
 
 /// Statement status or a result partition through a keypair connection.
@@ -93,8 +99,10 @@ pub async fn get_statement(
         operation: Operation::Status,
         handle: Some(&handle),
         body: None,
+        query: req.query_string().to_owned(),
+        accept_gzip: accepts_gzip(&req),
     };
-    forward(&state, &client, &caller, call, &req).await
+    forward(&state, &client, &caller, call).await
 }
 
 /// Cancels a statement through a keypair connection.
@@ -118,8 +126,10 @@ pub async fn post_cancel(
         operation: Operation::Cancel,
         handle: Some(&handle),
         body: None,
+        query: req.query_string().to_owned(),
+        accept_gzip: accepts_gzip(&req),
     };
-    forward(&state, &client, &caller, call, &req).await
+    forward(&state, &client, &caller, call).await
 }
 
 /// Submits a statement as an end user of an OAuth connection.
@@ -148,8 +158,10 @@ pub async fn post_user_statements(
         operation: Operation::Submit,
         handle: None,
         body: Some(body),
+        query: req.query_string().to_owned(),
+        accept_gzip: accepts_gzip(&req),
     };
-    forward(&state, &client, &caller, call, &req).await
+    forward(&state, &client, &caller, call).await
 }
 
 /// Statement status or a partition as an end user of an OAuth connection.
@@ -174,8 +186,10 @@ pub async fn get_user_statement(
         operation: Operation::Status,
         handle: Some(&handle),
         body: None,
+        query: req.query_string().to_owned(),
+        accept_gzip: accepts_gzip(&req),
     };
-    forward(&state, &client, &caller, call, &req).await
+    forward(&state, &client, &caller, call).await
 }
 
 /// Cancels a statement as an end user of an OAuth connection.
@@ -200,8 +214,10 @@ pub async fn post_user_cancel(
         operation: Operation::Cancel,
         handle: Some(&handle),
         body: None,
+        query: req.query_string().to_owned(),
+        accept_gzip: accepts_gzip(&req),
     };
-    forward(&state, &client, &caller, call, &req).await
+    forward(&state, &client, &caller, call).await
 }
 
 async fn forward(
@@ -209,7 +225,6 @@ async fn forward(
     client: &ProxyClient,
     caller: &ServiceCaller,
     call: Call<'_>,
-    req: &HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let started = Instant::now();
     let mut entry = AuditEntry {
@@ -220,7 +235,11 @@ async fn forward(
             Principal::Service { tag } => tag.clone(),
             Principal::User { identifier } => Some((*identifier).to_owned()),
         },
-        method: req.method().to_string(),
+        method: match call.operation {
+            Operation::Status => "GET",
+            Operation::Submit | Operation::Cancel => "POST",
+        }
+        .to_owned(),
         path: path_shape(call.operation).to_owned(),
         statement_sha256: None,
         request_id: None,
@@ -230,7 +249,7 @@ async fn forward(
         duration_ms: 0,
         retries: 0,
     };
-    let outcome = forward_inner(state, client, caller, call, req, &mut entry).await;
+    let outcome = forward_inner(state, client, caller, call, &mut entry).await;
     entry.duration_ms = started.elapsed().as_millis() as u64;
     if let Err(err) = &outcome {
         entry.error_code = Some(err.code().as_str().to_owned());
@@ -244,7 +263,6 @@ async fn forward_inner(
     client: &ProxyClient,
     caller: &ServiceCaller,
     call: Call<'_>,
-    req: &HttpRequest,
     entry: &mut AuditEntry,
 ) -> Result<HttpResponse, AppError> {
     let connection = authorize(state, caller, call.name)?;
@@ -275,7 +293,7 @@ async fn forward_inner(
         Some(h) => Some(StatementHandle::parse(h).map_err(|_| not_found())?),
         None => None,
     };
-    let query = parse_query(req.query_string(), call.operation)
+    let query = parse_query(&call.query, call.operation)
         .map_err(|e| AppError::new(ErrorCode::InvalidRequest, e.0))?;
     entry.request_id = query.request_id.as_ref().map(ToString::to_string);
     let body = match call.body {
@@ -287,18 +305,13 @@ async fn forward_inner(
         }
         None => None,
     };
-    let accept_gzip = req
-        .headers()
-        .get(actix_web::http::header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("gzip"));
     let fwd = Forward {
         base_url: &connection.base_url,
         operation: call.operation,
         handle: handle.as_ref(),
         query: &query,
         body,
-        accept_gzip,
+        accept_gzip: call.accept_gzip,
     };
     let answer = match call.principal {
         Principal::Service { .. } => {
@@ -412,6 +425,13 @@ fn authorize(
     state.connections.usable(name).map_err(map_error)
 }
 
+fn accepts_gzip(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("gzip"))
+}
+
 /// The optional `X-Icebroker-Identifier` of a keypair call (audit only), validated.
 fn identifier_tag(req: &HttpRequest) -> Result<Option<String>, AppError> {
     let Some(value) = req.headers().get("x-icebroker-identifier") else {
@@ -497,4 +517,108 @@ async fn read_capped(
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
+}
+
+/// Body of `POST /v1/actions/request`: one SQL API call described as data, for SDK-style callers.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestAction {
+    /// The connection to use.
+    pub connection_name: String,
+    /// The end user (OAuth connections; on keypair connections it is recorded in the audit log).
+    #[serde(default)]
+    pub identifier: Option<String>,
+    /// `GET` or `POST`.
+    pub method: String,
+    /// `/api/v2/statements`, `/api/v2/statements/{handle}` or `/api/v2/statements/{handle}/cancel`.
+    pub path: String,
+    /// Query parameters (`requestId`, `async`, `nullable`, `retry`, `partition`).
+    #[serde(default)]
+    pub query_params: std::collections::BTreeMap<String, serde_json::Value>,
+    /// The statement body for a submit.
+    #[serde(default)]
+    pub body: Option<serde_json::Value>,
+}
+
+/// Runs one SQL API call through a connection; the answer is Snowflake's, as through the
+/// path-style routes.
+#[utoipa::path(post, path = "/v1/actions/request", tag = "proxy", security(("api_key" = [])),
+    request_body = RequestAction,
+    responses((status = 200, description = "Snowflake's answer, streamed unchanged"),
+              (status = 400, body = crate::routes::openapi::ErrorEnvelope)))]
+pub async fn post_action_request(
+    caller: ServiceCaller,
+    state: web::Data<AppState>,
+    client: web::Data<ProxyClient>,
+    req: HttpRequest,
+    action: web::Json<RequestAction>,
+) -> Result<HttpResponse, AppError> {
+    let action = action.into_inner();
+    let invalid = |m: &str| AppError::new(ErrorCode::InvalidRequest, m.to_owned());
+    let segments: Vec<&str> = action.path.split('/').collect();
+    let (operation, handle) =
+        match (
+            action.method.to_ascii_uppercase().as_str(),
+            segments.as_slice(),
+        ) {
+            ("POST", ["", "api", "v2", "statements"]) => (Operation::Submit, None),
+            ("GET", ["", "api", "v2", "statements", h]) => (Operation::Status, Some(*h)),
+            ("POST", ["", "api", "v2", "statements", h, "cancel"]) => (Operation::Cancel, Some(*h)),
+            _ => return Err(invalid(
+                "method and path must be POST /api/v2/statements, GET /api/v2/statements/{handle} \
+                 or POST /api/v2/statements/{handle}/cancel",
+            )),
+        };
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in &action.query_params {
+        let value = match value {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Bool(_) | serde_json::Value::Number(_) => value.to_string(),
+            _ => {
+                return Err(invalid(
+                    "query_params values must be strings, numbers or booleans",
+                ))
+            }
+        };
+        query.append_pair(key, &value);
+    }
+    let body = match (operation, action.body) {
+        (Operation::Submit, Some(body)) => Some(Bytes::from(
+            serde_json::to_vec(&body).map_err(AppError::internal)?,
+        )),
+        (Operation::Submit, None) => return Err(invalid("a submit needs a body")),
+        (_, Some(_)) => return Err(invalid("only a submit takes a body")),
+        (_, None) => None,
+    };
+    if body
+        .as_ref()
+        .is_some_and(|b| b.len() > state.proxy_max_body)
+    {
+        return Err(AppError::new(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "the statement body is larger than the {}-byte limit",
+                state.proxy_max_body
+            ),
+        ));
+    }
+    let is_oauth = state
+        .connections
+        .get(&action.connection_name)
+        .is_ok_and(|c| c.kind == ConnectionKind::Oauth);
+    let principal = match (&action.identifier, is_oauth) {
+        (Some(identifier), true) => Principal::User { identifier },
+        (None, true) => return Err(invalid("identifier is required for an OAuth connection")),
+        (tag, false) => Principal::Service { tag: tag.clone() },
+    };
+    let call = Call {
+        name: &action.connection_name,
+        principal,
+        operation,
+        handle,
+        body,
+        query: query.finish(),
+        accept_gzip: accepts_gzip(&req),
+    };
+    forward(&state, &client, &caller, call).await
 }

@@ -555,3 +555,72 @@ async fn every_proxied_call_is_audited_without_the_statement_text() {
         "sealed at rest"
     );
 }
+
+#[tokio::test]
+async fn the_generic_request_action_reaches_the_same_three_paths_only() {
+    let env = spawn_with_snowsim().await;
+    env.connected_keypair("c").await;
+    let action = |body: Value| {
+        env.app
+            .client
+            .post(format!("{}/v1/actions/request", env.app.address))
+            .bearer_auth(&env.app.admin_key)
+            .json(&body)
+            .send()
+    };
+    let res = action(json!({
+        "connection_name": "c", "method": "POST", "path": "/api/v2/statements",
+        "query_params": {"async": true},
+        "body": {"statement": "SELECT 42"}
+    }))
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 202);
+    let handle = res.json::<Value>().await.unwrap()["statementHandle"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut status = 0;
+    for _ in 0..50 {
+        let res = action(json!({"connection_name": "c", "method": "GET", "path": format!("/api/v2/statements/{handle}")}))
+            .await
+            .unwrap();
+        status = res.status().as_u16();
+        if status == 200 {
+            assert_eq!(res.json::<Value>().await.unwrap()["data"][0][0], "42");
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 200);
+    env.sim.control().reset_counters();
+    for (method, path) in [
+        ("GET", "/api/v2/statements"),
+        ("POST", "/session/v1/login-request"),
+        ("POST", "/api/v2/statements/../../oauth/token-request"),
+        (
+            "DELETE",
+            "/api/v2/statements/01b03285-0001-dea1-003d-b087000ca9be",
+        ),
+    ] {
+        let res = action(json!({"connection_name": "c", "method": method, "path": path, "body": {"statement": "SELECT 1"}}))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{method} {path}");
+    }
+    let res = action(
+        json!({"connection_name": "c", "method": "GET", "path": "/api/v2/statements/not-a-handle"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(
+        env.sim
+            .control()
+            .counters()
+            .requests_by_path
+            .values()
+            .sum::<u64>(),
+        0
+    );
+}
