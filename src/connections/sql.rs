@@ -19,7 +19,9 @@ fn slot_property(slot: u8) -> &'static str {
     }
 }
 
-fn fill(template: &str, pairs: &[(&str, &str)]) -> String {
+/// Renders a `sql/` template: drops its `--` header comment and replaces `{{key}}` placeholders
+/// with values the caller has already quoted or validated.
+pub(crate) fn fill(template: &str, pairs: &[(&str, &str)]) -> String {
     let body: String = template
         .lines()
         .filter(|l| !l.starts_with("--"))

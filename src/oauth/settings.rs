@@ -8,6 +8,7 @@
 //! is an unquoted upper-case identifier so it can be rendered into SQL without any escaping
 //! question, and the only literal (the redirect URI) is quoted per SQ-3.
 
+use crate::connections::sql::fill;
 use serde::{Deserialize, Serialize};
 use url::{Host, Url};
 use utoipa::ToSchema;
@@ -220,15 +221,6 @@ pub fn integration_name(given: Option<&str>, connection: &str) -> Result<String,
 /// SQ-3 string literal: backslashes doubled, quotes doubled.
 fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
-}
-
-fn fill(template: &str, pairs: &[(&str, &str)]) -> String {
-    let body: Vec<&str> = template.lines().filter(|l| !l.starts_with("--")).collect();
-    let mut out = body.join("\n").trim().to_owned();
-    for (key, value) in pairs {
-        out = out.replace(&format!("{{{{{key}}}}}"), value);
-    }
-    out
 }
 
 /// The statements and instructions for setting up `settings` in Snowflake.
