@@ -1,0 +1,535 @@
+//! The SQL API proxy benchmark: `SELECT 1` through `POST …/api/v2/statements`, keep-alive, at
+//! concurrency 1, 16 and 64, against three targets in one process and one run:
+//!
+//! - `direct`: snowsim itself, with a keypair JWT signed once at start-up by the bench;
+//! - `bare-proxy`: the ~50-line hyper-only pass-through of `bare_proxy.rs` (the best a proxy can
+//!   do on this machine: client, proxy and upstream share the same cores), adding that JWT;
+//! - `icebroker`: the broker's keypair route `/v1/connections/bench/api/v2/statements` with a
+//!   service API key (cached JWT, the full production hot path).
+//!
+//! All three make snowsim verify the same kind of credential (an RS256 JWT for JSMITH's key), so
+//! the upstream's work is identical and the differences are the hops'. The JWT lives 59 minutes:
+//! runs lengthened past that fail with errors in `direct` and `bare-proxy`.
+//!
+//! Method: several rounds; every round runs each concurrency level against each target (the
+//! target order rotates between rounds) with fresh connections, a warm-up and a measured window.
+//! Every latency is recorded (request start to last body byte). The table shows per-cell medians
+//! over the rounds; ratios are medians of the per-round ratios (pairs measured seconds apart,
+//! so machine drift cancels). CPU µs/req is the whole process's CPU time (user + system, from
+//! `/proc/self/stat`) in the window divided by the requests: the proxy's own cost is the
+//! difference to `direct`.
+//!
+//! Threads: snowsim and the broker run with their normal worker counts (2 actix workers each; the
+//! broker's default `workers = 0` means one per core); the bare proxy gets a 2-worker Tokio
+//! runtime to match. The load generator has its own current-thread Tokio runtime on its own
+//! thread, on hyper's http1 client (one connection per concurrent worker, each worker sends
+//! sequentially), so it can take at most one core and never steals the servers' worker threads.
+//! Only one target is loaded at a time. Everything listens on 127.0.0.1.
+//!
+//! Run: `cargo bench --bench proxy`. Environment: `PROXY_BENCH_ROUNDS` (default 5),
+//! `PROXY_BENCH_SECS` (measured seconds per cell, default 2), `PROXY_BENCH_WARMUP_SECS`
+//! (default 0.5), `PROXY_BENCH_TARGETS` (comma list, default all three; e.g. `icebroker` alone
+//! for profiling), `PROXY_BENCH_LEVELS` (comma list, default `1,16,64`). Defaults take about
+//! two minutes.
+
+#[path = "bare_proxy.rs"]
+mod bare_proxy;
+
+use std::collections::BTreeMap;
+use std::error::Error;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use icebroker::config::Settings;
+use icebroker::keypair::{Claims, Identity, KeyMaterial};
+use icebroker::snowsim::{SimConfig, SnowSim};
+use icebroker::startup::Application;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+type BoxError = Box<dyn Error + Send + Sync>;
+
+const STATEMENT: &str = r#"{"statement":"SELECT 1"}"#;
+const TARGETS: [&str; 3] = ["direct", "bare-proxy", "icebroker"];
+const TOKEN_TYPE: &str = "KEYPAIR_JWT";
+
+/// Where and how the load generator sends its requests.
+struct Target {
+    name: &'static str,
+    addr: SocketAddr,
+    path: String,
+    headers: HeaderMap,
+}
+
+impl Target {
+    fn new(
+        name: &'static str,
+        addr: SocketAddr,
+        path: &str,
+        auth: &[(&'static str, String)],
+    ) -> Self {
+        let mut headers = HeaderMap::new();
+        let fixed = [
+            ("host", addr.to_string()),
+            ("user-agent", "icebroker-bench/1.0".to_owned()),
+            ("accept", "application/json".to_owned()),
+            ("content-type", "application/json".to_owned()),
+        ];
+        for (k, v) in fixed.iter().chain(auth) {
+            if let Ok(v) = HeaderValue::from_str(v) {
+                headers.insert(HeaderName::from_static(k), v);
+            }
+        }
+        Self {
+            name,
+            addr,
+            path: path.to_owned(),
+            headers,
+        }
+    }
+
+    fn request(&self) -> Result<Request<Full<Bytes>>, BoxError> {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(&self.path)
+            .body(Full::new(Bytes::from_static(STATEMENT.as_bytes())))?;
+        *req.headers_mut() = self.headers.clone();
+        Ok(req)
+    }
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+async fn connect(addr: SocketAddr) -> Result<Sender, BoxError> {
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+/// One request on `sender`; `Ok(status, body)` once the whole body has arrived.
+async fn exchange(sender: &mut Sender, target: &Target) -> Result<(u16, Bytes), BoxError> {
+    sender.ready().await?;
+    let res = sender.send_request(target.request()?).await?;
+    let status = res.status().as_u16();
+    let body = res.into_body().collect().await?.to_bytes();
+    Ok((status, body))
+}
+
+/// One measured cell: a target at one concurrency.
+#[derive(Clone, Copy, Default)]
+struct Cell {
+    rps: f64,
+    p50_us: f64,
+    p99_us: f64,
+    cpu_us_per_req: f64,
+    errors: u64,
+}
+
+/// A load worker: sequential requests on one keep-alive connection until `until`; latencies of
+/// requests started at or after `from`.
+async fn worker(target: Arc<Target>, from: Instant, until: Instant) -> (Vec<u32>, u64) {
+    let mut latencies = Vec::with_capacity(64 * 1024);
+    let mut errors = 0u64;
+    let mut sender: Option<Sender> = None;
+    while Instant::now() < until {
+        let started = Instant::now();
+        let conn = match sender.as_mut() {
+            Some(s) => s,
+            None => match connect(target.addr).await {
+                Ok(s) => sender.insert(s),
+                Err(_) => {
+                    errors += 1;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
+        let ok = match exchange(conn, &target).await {
+            Ok((status, _)) => status == 200,
+            Err(_) => {
+                sender = None;
+                false
+            }
+        };
+        if started >= from {
+            if ok {
+                let micros = started.elapsed().as_nanos() / 1_000;
+                latencies.push(u32::try_from(micros).unwrap_or(u32::MAX));
+            } else {
+                errors += 1;
+            }
+        }
+    }
+    (latencies, errors)
+}
+
+/// Process CPU time (user + system) in microseconds, from `/proc/self/stat`.
+fn process_cpu_us() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    // Fields after the `(comm)`: state is field 3, utime 14, stime 15 (1-based).
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return f64::NAN;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+    match (ticks(11), ticks(12)) {
+        // Linux reports in USER_HZ, which is 100 on every mainstream build.
+        (Some(u), Some(s)) => (u + s) * 10_000.0,
+        _ => f64::NAN,
+    }
+}
+
+async fn run_cell(
+    target: &Arc<Target>,
+    concurrency: usize,
+    warmup: Duration,
+    window: Duration,
+) -> Cell {
+    let from = Instant::now() + warmup;
+    let until = from + window;
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| tokio::spawn(worker(Arc::clone(target), from, until)))
+        .collect();
+    tokio::time::sleep_until(from.into()).await;
+    let cpu_from = process_cpu_us();
+    tokio::time::sleep_until(until.into()).await;
+    let cpu_until = process_cpu_us();
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        if let Ok((latencies, e)) = task.await {
+            all.extend(latencies);
+            errors += e;
+        }
+    }
+    all.sort_unstable();
+    let pct = |p: f64| {
+        let rank = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len().max(1)) - 1;
+        all.get(rank).copied().map_or(f64::NAN, f64::from)
+    };
+    let requests = all.len() as f64;
+    Cell {
+        rps: requests / window.as_secs_f64(),
+        p50_us: pct(0.50),
+        p99_us: pct(0.99),
+        cpu_us_per_req: (cpu_until - cpu_from) / requests,
+        errors,
+    }
+}
+
+fn env_f64(name: &str, default: f64) -> f64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn env_list(name: &str) -> Option<Vec<String>> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.split(',').map(|s| s.trim().to_owned()).collect())
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.retain(|v| v.is_finite());
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// What the benchmark runs against; dropping it leaves the servers to die with the process.
+struct Setup {
+    targets: Vec<Arc<Target>>,
+    _data_dir: tempfile::TempDir,
+    _sim: icebroker::snowsim::RunningSnowSim,
+}
+
+async fn setup(bare_rt: &tokio::runtime::Runtime) -> Result<Setup, BoxError> {
+    // The connection's key, enrolled in snowsim's config before it starts (no admin SQL needed).
+    let key = tokio::task::spawn_blocking(KeyMaterial::generate).await??;
+    let mut config = SimConfig::demo();
+    config.tpch_scale = 0.001;
+    for account in &mut config.accounts {
+        for user in &mut account.users {
+            if user.name == "JSMITH" {
+                user.rsa_public_key = Some(key.public_key_b64.clone());
+            }
+        }
+    }
+    let sim = SnowSim::start(config, "127.0.0.1:0".parse()?).await?;
+    // The credential `direct` and `bare-proxy` send: a keypair JWT signed once with the
+    // connection's key, so snowsim does the same work (RS256 verification) for every target.
+    let identity = Identity {
+        account: "XY12345".to_owned(),
+        login_name: "JSMITH".to_owned(),
+        fingerprint: key.fingerprint.clone(),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &Claims::new(&identity, now),
+        &jsonwebtoken::EncodingKey::from_rsa_pem(key.pkcs8_pem().as_bytes())?,
+    )?;
+
+    // The broker, configured like the API tests' brokers (temp vault, random master key).
+    let data_dir = tempfile::tempdir()?;
+    let mut master_key = [0u8; 32];
+    getrandom::fill(&mut master_key)?;
+    let mut settings = Settings::defaults();
+    settings.server.listen = "127.0.0.1:0".parse()?;
+    settings.storage.data_dir = data_dir.path().to_path_buf();
+    settings.master_key = Some(SecretString::from(
+        base64::engine::general_purpose::STANDARD.encode(master_key),
+    ));
+    settings.upstream.allow_loopback = true;
+    let mut app = Application::build(settings).await?;
+    let admin_key = app
+        .take_bootstrap_key()
+        .map(|k| k.expose().to_owned())
+        .ok_or("the fresh vault produced no bootstrap key")?;
+    let broker_addr = SocketAddr::from(([127, 0, 0, 1], app.port()));
+    tokio::spawn(app.run_until_stopped());
+
+    let http = reqwest::Client::new();
+    let broker = format!("http://{broker_addr}");
+    let created = http
+        .post(format!("{broker}/v1/connections"))
+        .bearer_auth(&admin_key)
+        .json(&json!({
+            "name": "bench", "kind": "keypair", "account": "xy12345.us-east-2.aws",
+            "host": sim.base_url(), "user": "jsmith", "role": "ANALYST",
+            "warehouse": "COMPUTE_WH", "private_key_pem": key.pkcs8_pem().as_str(),
+        }))
+        .send()
+        .await?;
+    if created.status() != 201 {
+        return Err(format!("creating the connection: {}", created.text().await?).into());
+    }
+    let keyed: Value = http
+        .post(format!("{broker}/v1/api-keys"))
+        .bearer_auth(&admin_key)
+        .json(&json!({"name": "bench", "scope": "service", "connections": ["bench"]}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let service_key = keyed["key"]
+        .as_str()
+        .ok_or_else(|| format!("creating the API key: {keyed}"))?
+        .to_owned();
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let bare_addr = listener.local_addr()?;
+    let upstream = sim.addr().to_string();
+    let bearer = token.clone();
+    bare_rt.spawn(async move { bare_proxy::serve(listener, upstream, &bearer, TOKEN_TYPE).await });
+
+    let statements = "/api/v2/statements";
+    let targets = vec![
+        Arc::new(Target::new(
+            "direct",
+            sim.addr(),
+            statements,
+            &[
+                ("authorization", format!("Bearer {token}")),
+                (
+                    "x-snowflake-authorization-token-type",
+                    TOKEN_TYPE.to_owned(),
+                ),
+            ],
+        )),
+        Arc::new(Target::new("bare-proxy", bare_addr, statements, &[])),
+        Arc::new(Target::new(
+            "icebroker",
+            broker_addr,
+            "/v1/connections/bench/api/v2/statements",
+            &[("authorization", format!("Bearer {service_key}"))],
+        )),
+    ];
+    Ok(Setup {
+        targets,
+        _data_dir: data_dir,
+        _sim: sim,
+    })
+}
+
+/// Checks each target answers `SELECT 1` with a 200 ResultSet before measuring anything.
+async fn sanity(targets: &[Arc<Target>]) -> Result<(), BoxError> {
+    for target in targets {
+        let mut sender = connect(target.addr).await?;
+        let (status, body) = exchange(&mut sender, target).await?;
+        let parsed: Value = serde_json::from_slice(&body).unwrap_or_default();
+        if status != 200 || parsed["data"][0][0] != "1" {
+            return Err(format!(
+                "{}: expected a 200 ResultSet with 1, got {status}: {}",
+                target.name,
+                String::from_utf8_lossy(&body)
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+type Results = BTreeMap<(usize, &'static str), Vec<Cell>>;
+
+async fn measure(
+    targets: &[Arc<Target>],
+    levels: &[usize],
+    rounds: usize,
+    warmup: Duration,
+    window: Duration,
+) -> Results {
+    let mut results: Results = BTreeMap::new();
+    for round in 0..rounds {
+        for &c in levels {
+            for i in 0..targets.len() {
+                let target = &targets[(i + round) % targets.len()];
+                let cell = run_cell(target, c, warmup, window).await;
+                eprintln!(
+                    "round {} c={c:<3} {:<10} {:>8.0} req/s  p50 {:>6.0} µs  p99 {:>6.0} µs  cpu {:>5.1} µs/req  errors {}",
+                    round + 1,
+                    target.name,
+                    cell.rps,
+                    cell.p50_us,
+                    cell.p99_us,
+                    cell.cpu_us_per_req,
+                    cell.errors
+                );
+                results.entry((c, target.name)).or_default().push(cell);
+            }
+        }
+    }
+    results
+}
+
+fn report(results: &Results, levels: &[usize], names: &[&'static str]) {
+    let cells = |c: usize, name: &str| results.get(&(c, name)).cloned().unwrap_or_default();
+    let med =
+        |c: usize, name: &str, f: fn(&Cell) -> f64| median(cells(c, name).iter().map(f).collect());
+    println!();
+    println!("| c | target | req/s | p50 µs | p99 µs | CPU µs/req (process) | errors |");
+    println!("| ---: | --- | ---: | ---: | ---: | ---: | ---: |");
+    for &c in levels {
+        for &name in names {
+            let errors: u64 = cells(c, name).iter().map(|x| x.errors).sum();
+            println!(
+                "| {c} | {name} | {:.0} | {:.0} | {:.0} | {:.1} | {errors} |",
+                med(c, name, |x| x.rps),
+                med(c, name, |x| x.p50_us),
+                med(c, name, |x| x.p99_us),
+                med(c, name, |x| x.cpu_us_per_req),
+            );
+        }
+    }
+    // Paired per-round ratios (same round, seconds apart), then their median.
+    let paired = |c: usize, a: &str, b: &str, f: fn(&Cell, &Cell) -> f64| {
+        let (xa, xb) = (cells(c, a), cells(c, b));
+        median(xa.iter().zip(&xb).map(|(p, q)| f(p, q)).collect())
+    };
+    if names.contains(&"icebroker") && names.contains(&"bare-proxy") && names.contains(&"direct") {
+        println!();
+        println!("| c | icebroker/bare-proxy req/s | icebroker/direct req/s | bare-proxy/direct req/s | icebroker − bare-proxy p50 µs | icebroker − bare-proxy CPU µs/req |");
+        println!("| ---: | ---: | ---: | ---: | ---: | ---: |");
+        for &c in levels {
+            println!(
+                "| {c} | {:.3} | {:.3} | {:.3} | {:+.0} | {:+.1} |",
+                paired(c, "icebroker", "bare-proxy", |p, q| p.rps / q.rps),
+                paired(c, "icebroker", "direct", |p, q| p.rps / q.rps),
+                paired(c, "bare-proxy", "direct", |p, q| p.rps / q.rps),
+                paired(c, "icebroker", "bare-proxy", |p, q| p.p50_us - q.p50_us),
+                paired(c, "icebroker", "bare-proxy", |p, q| p.cpu_us_per_req
+                    - q.cpu_us_per_req),
+            );
+        }
+        println!();
+        if levels.contains(&64) {
+            let r = paired(64, "icebroker", "bare-proxy", |p, q| p.rps / q.rps);
+            let verdict = if r >= 0.85 { "met" } else { "MISSED" };
+            println!("target: icebroker/bare-proxy throughput at c=64 ≥ 0.85 → {r:.3} ({verdict})");
+        }
+        if levels.contains(&1) {
+            let d = paired(1, "icebroker", "bare-proxy", |p, q| p.p50_us - q.p50_us);
+            let verdict = if d <= 50.0 { "met" } else { "MISSED" };
+            println!("target: icebroker added p50 over bare-proxy at c=1 ≤ 50 µs → {d:+.0} µs ({verdict})");
+        }
+    }
+}
+
+fn main() -> Result<(), BoxError> {
+    let rounds = env_f64("PROXY_BENCH_ROUNDS", 5.0).max(1.0) as usize;
+    let window = Duration::from_secs_f64(env_f64("PROXY_BENCH_SECS", 2.0).max(0.1));
+    let warmup = Duration::from_secs_f64(env_f64("PROXY_BENCH_WARMUP_SECS", 0.5).max(0.0));
+    let levels: Vec<usize> = env_list("PROXY_BENCH_LEVELS")
+        .map(|l| l.iter().filter_map(|v| v.parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 16, 64]);
+    let wanted = env_list("PROXY_BENCH_TARGETS");
+    let names: Vec<&'static str> = TARGETS
+        .into_iter()
+        .filter(|t| wanted.as_ref().is_none_or(|w| w.iter().any(|x| x == t)))
+        .collect();
+
+    // Hosts the actix servers' control futures and the broker's background tasks; the actix
+    // workers themselves are threads of their own.
+    let infra = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("bench-infra")
+        .enable_all()
+        .build()?;
+    let bare_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("bare-proxy")
+        .enable_all()
+        .build()?;
+    let setup = infra.block_on(setup(&bare_rt))?;
+    let targets: Vec<Arc<Target>> = setup
+        .targets
+        .iter()
+        .filter(|t| names.contains(&t.name))
+        .cloned()
+        .collect();
+    println!(
+        "SQL API proxy benchmark: SELECT 1, keep-alive, {} cores, {rounds} rounds × {:?} measured (+{:?} warm-up) per cell",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        window,
+        warmup,
+    );
+    let levels_for_gen = levels.clone();
+    let loadgen = std::thread::Builder::new()
+        .name("loadgen".to_owned())
+        .spawn(move || -> Result<Results, String> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(async {
+                sanity(&targets).await.map_err(|e| e.to_string())?;
+                Ok(measure(&targets, &levels_for_gen, rounds, warmup, window).await)
+            })
+        })?;
+    let results = loadgen
+        .join()
+        .map_err(|_| "the load generator panicked")??;
+    report(&results, &levels, &names);
+    drop(setup);
+    bare_rt.shutdown_background();
+    infra.shutdown_background();
+    Ok(())
+}
