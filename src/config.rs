@@ -368,6 +368,21 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_documents_valid_keys_with_their_defaults() {
+        let example = include_str!("../icebroker.example.toml");
+        let from_example = Settings::from_figment(
+            Figment::from(Serialized::defaults(Settings::defaults())).merge(Toml::string(example)),
+        )
+        .unwrap();
+        let defaults = Settings::defaults();
+        assert_eq!(
+            serde_json::to_value(&from_example).unwrap(),
+            serde_json::to_value(&defaults).unwrap(),
+            "every value in icebroker.example.toml is the default"
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_rejected_in_files_and_env() {
         figment::Jail::expect_with(|jail| {
             let err = load_with(jail, Some("[server]\nlisen = \"x\"\n")).unwrap_err();
