@@ -123,7 +123,13 @@ async fn respond(
     if !async_ {
         stmt.wait(window.min(limit)).await;
     }
-    match stmt.state() {
+    let current = stmt.state();
+    if async_ && !matches!(current, StmtState::Running) {
+        // `async=true` answers 202 with the handle at once, even for a statement that already
+        // finished (PROTOCOL.md A.1); the result is fetched with GET.
+        return r::in_progress(&stmt);
+    }
+    match current {
         StmtState::Running if !async_ && limit <= window => {
             stmt.abort(StmtState::TimedOut(timeout));
             r::timed_out(&stmt, timeout)
