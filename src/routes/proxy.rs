@@ -45,6 +45,27 @@ struct Call<'a> {
     accept_gzip: bool,
 }
 
+impl<'a> Call<'a> {
+    fn new(
+        name: &'a str,
+        principal: Principal<'a>,
+        operation: Operation,
+        handle: Option<&'a str>,
+        body: Option<Bytes>,
+        req: &HttpRequest,
+    ) -> Self {
+        Self {
+            name,
+            principal,
+            operation,
+            handle,
+            body,
+            query: req.query_string().to_owned(),
+            accept_gzip: accepts_gzip(req),
+        }
+    }
+}
+
 /// Submits a statement through a keypair connection.
 #[utoipa::path(post, path = "/v1/connections/{name}/api/v2/statements", tag = "proxy",
     security(("api_key" = [])), params(("name" = String, Path)),
@@ -66,15 +87,7 @@ pub async fn post_statements(
     let principal = Principal::Service {
         tag: identifier_tag(&req)?,
     };
-    let call = Call {
-        name: &name,
-        principal,
-        operation: Operation::Submit,
-        handle: None,
-        body: Some(body),
-        query: req.query_string().to_owned(),
-        accept_gzip: accepts_gzip(&req),
-    };
+    let call = Call::new(&name, principal, Operation::Submit, None, Some(body), &req);
     forward(&state, &client, &caller, call).await
 }
 
@@ -93,15 +106,14 @@ pub async fn get_statement(
     let principal = Principal::Service {
         tag: identifier_tag(&req)?,
     };
-    let call = Call {
-        name: &name,
+    let call = Call::new(
+        &name,
         principal,
-        operation: Operation::Status,
-        handle: Some(&handle),
-        body: None,
-        query: req.query_string().to_owned(),
-        accept_gzip: accepts_gzip(&req),
-    };
+        Operation::Status,
+        Some(&handle),
+        None,
+        &req,
+    );
     forward(&state, &client, &caller, call).await
 }
 
@@ -120,15 +132,14 @@ pub async fn post_cancel(
     let principal = Principal::Service {
         tag: identifier_tag(&req)?,
     };
-    let call = Call {
-        name: &name,
+    let call = Call::new(
+        &name,
         principal,
-        operation: Operation::Cancel,
-        handle: Some(&handle),
-        body: None,
-        query: req.query_string().to_owned(),
-        accept_gzip: accepts_gzip(&req),
-    };
+        Operation::Cancel,
+        Some(&handle),
+        None,
+        &req,
+    );
     forward(&state, &client, &caller, call).await
 }
 
@@ -152,15 +163,7 @@ pub async fn post_user_statements(
     let principal = Principal::User {
         identifier: &identifier,
     };
-    let call = Call {
-        name: &name,
-        principal,
-        operation: Operation::Submit,
-        handle: None,
-        body: Some(body),
-        query: req.query_string().to_owned(),
-        accept_gzip: accepts_gzip(&req),
-    };
+    let call = Call::new(&name, principal, Operation::Submit, None, Some(body), &req);
     forward(&state, &client, &caller, call).await
 }
 
@@ -180,15 +183,14 @@ pub async fn get_user_statement(
     let principal = Principal::User {
         identifier: &identifier,
     };
-    let call = Call {
-        name: &name,
+    let call = Call::new(
+        &name,
         principal,
-        operation: Operation::Status,
-        handle: Some(&handle),
-        body: None,
-        query: req.query_string().to_owned(),
-        accept_gzip: accepts_gzip(&req),
-    };
+        Operation::Status,
+        Some(&handle),
+        None,
+        &req,
+    );
     forward(&state, &client, &caller, call).await
 }
 
@@ -208,15 +210,14 @@ pub async fn post_user_cancel(
     let principal = Principal::User {
         identifier: &identifier,
     };
-    let call = Call {
-        name: &name,
+    let call = Call::new(
+        &name,
         principal,
-        operation: Operation::Cancel,
-        handle: Some(&handle),
-        body: None,
-        query: req.query_string().to_owned(),
-        accept_gzip: accepts_gzip(&req),
-    };
+        Operation::Cancel,
+        Some(&handle),
+        None,
+        &req,
+    );
     forward(&state, &client, &caller, call).await
 }
 
