@@ -290,8 +290,8 @@ impl ConnectionService {
             .put(&key_slot(name, ACTIVE_FIELD)?, sealed_next.expose())
             .await?;
         self.vault.delete(&next_slot).await?;
-        self.jwt.invalidate(name);
         let saved = self.save(connection).await?;
+        self.jwt.invalidate(name);
         Ok((saved, retired))
     }
 
@@ -301,11 +301,8 @@ impl ConnectionService {
             .keypair
             .as_ref()
             .ok_or(ConnectionError::NotKeypair)?;
-        let identity = Identity {
-            account: connection.account_claim.clone(),
-            login_name: keypair.user.clone(),
-            fingerprint: keypair.active.fingerprint.clone(),
-        };
+        let account = connection.account_claim.clone();
+        let login_name = keypair.user.clone();
         let slot = key_slot(&connection.name, ACTIVE_FIELD)?;
         let vault = &self.vault;
         Ok(self
@@ -320,6 +317,14 @@ impl ConnectionService {
                 let material =
                     KeyMaterial::from_pkcs8_der(Zeroizing::new(sealed.expose().to_vec()))
                         .map_err(|e| JwtError::Load(e.to_string()))?;
+                // The fingerprint comes from the key that signs, never from a connection record
+                // read earlier: during a rotation the two can differ for a moment, and a JWT whose
+                // `iss` names the other key would be rejected and then cached for its lifetime.
+                let identity = Identity {
+                    account,
+                    login_name,
+                    fingerprint: material.fingerprint.clone(),
+                };
                 Ok((identity, material))
             })
             .await?)

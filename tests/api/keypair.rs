@@ -421,3 +421,40 @@ async fn defaults_can_be_patched_and_connections_are_listed_without_secrets() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_jwt_names_the_key_that_signed_it_even_from_a_stale_connection_record() {
+    use base64::Engine as _;
+    let env = spawn_with_snowsim().await;
+    env.connected_keypair("race").await;
+    let (_, started) = env.admin_post("/v1/connections/race/rotate-key").await;
+    env.admin_sql(started["enrollment"]["alter_user_sql"].as_str().unwrap())
+        .await;
+    // A request that read the connection just before the rotation completed…
+    let stale = env.app.state.connections.get("race").unwrap();
+    let (status, done) = env
+        .admin_post("/v1/connections/race/rotate-key/complete")
+        .await;
+    assert_eq!(status, 200, "{done}");
+    // …signs after it: the JWT must carry the fingerprint of the key that signed it.
+    let jwt = env.app.state.connections.jwt(&stale).await.unwrap();
+    let token = secrecy::ExposeSecret::expose_secret(jwt.token.as_ref()).to_owned();
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let new_fp = done["connection"]["keypair"]["active"]["fingerprint"]
+        .as_str()
+        .unwrap();
+    assert!(
+        claims["iss"].as_str().unwrap().ends_with(new_fp),
+        "{claims}"
+    );
+    let res = env
+        .proxy_submit("race", &env.app.admin_key, "SELECT 1")
+        .await;
+    assert_eq!(res.status(), 200);
+}
