@@ -301,13 +301,13 @@ impl ConnectionService {
             .keypair
             .as_ref()
             .ok_or(ConnectionError::NotKeypair)?;
-        let account = connection.account_claim.clone();
-        let login_name = keypair.user.clone();
-        let slot = key_slot(&connection.name, ACTIVE_FIELD)?;
         let vault = &self.vault;
+        // Everything below runs only on a cache miss (once per ~54 minutes per connection).
         Ok(self
             .jwt
             .token(&connection.name, || {
+                let slot = key_slot(&connection.name, ACTIVE_FIELD)
+                    .map_err(|e| JwtError::Load(e.to_string()))?;
                 let sealed = vault
                     .get(&slot)
                     .map_err(|e| JwtError::Load(e.to_string()))?
@@ -321,8 +321,8 @@ impl ConnectionService {
                 // read earlier: during a rotation the two can differ for a moment, and a JWT whose
                 // `iss` names the other key would be rejected and then cached for its lifetime.
                 let identity = Identity {
-                    account,
-                    login_name,
+                    account: connection.account_claim.clone(),
+                    login_name: keypair.user.clone(),
                     fingerprint: material.fingerprint.clone(),
                 };
                 Ok((identity, material))
