@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use utoipa::ToSchema;
 
 use crate::clock::Clock;
@@ -93,17 +93,40 @@ pub struct AuditLog {
     vault: Vault,
     tx: mpsc::Sender<AuditEntry>,
     dropped: Arc<AtomicU64>,
+    drains: mpsc::Sender<oneshot::Sender<()>>,
 }
 
 impl AuditLog {
     /// Starts the background writer (inside a Tokio runtime) and the retention sweeper.
     pub fn start(vault: Vault, clock: Arc<dyn Clock>, retention_days: u64) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
+        let (drains, drain_rx) = mpsc::channel(4);
         let dropped = Arc::new(AtomicU64::new(0));
         // One task owns the writes and the retention sweep; it ends (dropping its vault handle,
         // so the data dir can be reopened) when the log is dropped and the queue drains.
-        tokio::spawn(run_writer(vault.clone(), rx, clock, retention_days));
-        Self { vault, tx, dropped }
+        tokio::spawn(run_writer(
+            vault.clone(),
+            rx,
+            drain_rx,
+            clock,
+            retention_days,
+        ));
+        Self {
+            vault,
+            tx,
+            dropped,
+            drains,
+        }
+    }
+
+    /// Writes every entry queued so far and makes it durable (graceful shutdown: called after
+    /// the server stopped, so no request is left to record one). Returns when it is on disk,
+    /// or at once if the writer is gone.
+    pub async fn drain(&self) {
+        let (ack, done) = oneshot::channel();
+        if self.drains.send(ack).await.is_ok() {
+            let _ = done.await;
+        }
     }
 
     /// Queues an entry; never blocks the request. A full queue drops the entry and counts it.
@@ -157,6 +180,7 @@ fn slot_for(at_ms: u64, seq: u64) -> Result<Slot, crate::vault::VaultError> {
 async fn run_writer(
     vault: Vault,
     mut rx: mpsc::Receiver<AuditEntry>,
+    mut drains: mpsc::Receiver<oneshot::Sender<()>>,
     clock: Arc<dyn Clock>,
     retention_days: u64,
 ) {
@@ -181,6 +205,16 @@ async fn run_writer(
                 dirty = false;
             }
             _ = sweep_tick.tick() => sweep(&vault, clock.as_ref(), retention_days).await,
+            Some(ack) = drains.recv() => {
+                // Entries are queued synchronously by `record`, so all of them are here now.
+                while let Ok(entry) = rx.try_recv() {
+                    batch.push(entry);
+                }
+                write_batch(&vault, &mut batch, &mut seq);
+                flush(&vault).await;
+                dirty = false;
+                let _ = ack.send(());
+            }
         }
     }
     if dirty {

@@ -180,9 +180,7 @@ impl Application {
         let task = tokio::spawn(self.server);
         handle.stop(true).await;
         let _ = task.await;
-        if let Err(e) = self.state.vault.store().flush().await {
-            tracing::error!(error = %e, "final store flush failed");
-        }
+        settle(&self.state).await;
         // Workers drop their copies of the state asynchronously after the server stops; the
         // database lock is released only when the last one is gone.
         let store = std::sync::Arc::downgrade(self.state.vault.store());
@@ -193,7 +191,10 @@ impl Application {
         }
     }
 
-    /// Serves until SIGINT/SIGTERM, then drains in-flight requests and flushes the store.
+    /// Serves until SIGINT/SIGTERM, then shuts down gracefully: the listener closes at once (new
+    /// connections are refused), in-flight requests get up to `server.shutdown_timeout_secs` to
+    /// finish, idle keep-alive connections are closed, then the audit queue is written and the
+    /// store flushed. A second signal during the drain stops waiting for requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Self {
             server,
@@ -206,15 +207,31 @@ impl Application {
         let result = tokio::select! {
             joined = &mut running => joined.unwrap_or_else(|e| Err(std::io::Error::other(e))),
             signal = signals.recv() => {
-                tracing::info!(signal, "shutting down: draining in-flight requests");
-                handle.stop(true).await;
-                running.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+                tracing::info!(signal, "shutting down: listener closed, draining in-flight requests");
+                tokio::select! {
+                    () = handle.stop(true) => {
+                        running.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+                    }
+                    signal = signals.recv() => {
+                        // Requests still running are abandoned when the process exits; a token
+                        // refresh cut off this way is resolved at the next start (oauth::refresh).
+                        tracing::warn!(signal, "second signal: not waiting for in-flight requests");
+                        Ok(())
+                    }
+                }
             }
         };
-        if let Err(e) = state.vault.store().flush().await {
-            tracing::error!(error = %e, "final store flush failed");
-        }
+        settle(&state).await;
+        tracing::info!("shutdown complete");
         result
+    }
+}
+
+/// Makes everything acknowledged so far durable: the audit entries still queued, then the store.
+async fn settle(state: &AppState) {
+    state.audit.drain().await;
+    if let Err(e) = state.vault.store().flush().await {
+        tracing::error!(error = %e, "final store flush failed");
     }
 }
 

@@ -5,6 +5,7 @@
 mod api_keys;
 mod canary;
 mod cli;
+mod crash_broker;
 mod errors;
 mod health;
 mod helpers;
@@ -16,6 +17,7 @@ mod oauth_security;
 mod oauth_support;
 mod openapi;
 mod proxy;
+mod shutdown;
 mod sim;
 mod startup;
 mod stub;
