@@ -1,6 +1,12 @@
--- When: after creating a keypair connection (slot RSA_PUBLIC_KEY) or starting a key rotation
---       (the free slot, usually RSA_PUBLIC_KEY_2).
+-- Register a keypair connection's public key on its Snowflake user
+--
+-- When: after creating a keypair connection (slot RSA_PUBLIC_KEY), or when icebroker shows a
+--       key for the other slot.
 -- As:   a role that owns the user or has MODIFY on it (e.g. SECURITYADMIN or USERADMIN).
--- Then: run the DESC USER statement and check that RSA_PUBLIC_KEY_FP (or RSA_PUBLIC_KEY_2_FP)
---       equals the fingerprint icebroker shows, then press "test" in icebroker.
-ALTER USER {{user}} SET {{property}}='{{public_key}}';
+-- Then: run keypair_desc_user: RSA_PUBLIC_KEY_FP (or RSA_PUBLIC_KEY_2_FP) must equal the
+--       fingerprint icebroker shows; then press "Test" in icebroker (POST …/test).
+--
+-- @param user ident The Snowflake user NAME (as in ALTER USER; see keypair_desc_user).
+-- @param property enum(RSA_PUBLIC_KEY|RSA_PUBLIC_KEY_2) default=RSA_PUBLIC_KEY The key slot.
+-- @param public_key string The public key (base64 DER, as icebroker shows it).
+ALTER USER {{user}} SET {{property}}={{public_key}};

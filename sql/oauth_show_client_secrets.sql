@@ -1,5 +1,10 @@
--- When: right after creating the security integration (and after rotating its secret).
+-- Show the OAuth client id and secrets of the security integration
+--
+-- When: right after oauth_create_security_integration, and after rotating the client secret.
 -- As:   ACCOUNTADMIN, or the integration's owner.
--- Then: the JSON holds oauth_client_id and oauth_client_secret (base64, contains + / =): give
---       both to icebroker exactly as shown; icebroker seals the secret and never shows it again.
+-- Then: the JSON holds OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET (base64: it contains + / =).
+--       Give both to icebroker exactly as shown (POST /v1/connections, kind "oauth"); icebroker
+--       seals the secret and never shows it again. Do not paste the secret anywhere else.
+--
+-- @param integration name The security integration's name.
 SELECT SYSTEM$SHOW_OAUTH_CLIENT_SECRETS('{{integration}}');

@@ -19,6 +19,7 @@ pub mod proxy;
 pub mod routes;
 pub mod snowflake;
 pub mod snowsim;
+pub mod sqltpl;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -8,16 +8,11 @@
 //! is an unquoted upper-case identifier so it can be rendered into SQL without any escaping
 //! question, and the only literal (the redirect URI) is quoted per SQ-3.
 
-use crate::connections::sql::fill;
 use serde::{Deserialize, Serialize};
 use url::{Host, Url};
 use utoipa::ToSchema;
 
-use crate::connections::sql::quote_ident;
-
-const CREATE_INTEGRATION: &str = include_str!("../../sql/oauth_create_security_integration.sql");
-const SHOW_SECRETS: &str = include_str!("../../sql/oauth_show_client_secrets.sql");
-const REMOVE_DELEGATED: &str = include_str!("../../sql/oauth_remove_delegated_authorizations.sql");
+use crate::connections::sql;
 
 /// Roles Snowflake blocks for OAuth by default; icebroker refuses them up front (OA-11).
 pub const PRIVILEGED_ROLES: [&str; 4] = [
@@ -218,37 +213,11 @@ pub fn integration_name(given: Option<&str>, connection: &str) -> Result<String,
     Ok(name)
 }
 
-/// SQ-3 string literal: backslashes doubled, quotes doubled.
-fn quote_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
-}
-
-/// The statements and instructions for setting up `settings` in Snowflake.
+/// The statements and instructions for setting up `settings` in Snowflake (rendered from the
+/// `sql/oauth_*.sql` templates through [`crate::sqltpl`]).
 pub fn setup(connection: &str, settings: &OAuthSettings) -> OAuthSetup {
-    let non_tls = if settings.redirect_uri.starts_with("http://") {
-        "\n  OAUTH_ALLOW_NON_TLS_REDIRECT_URI = TRUE"
-    } else {
-        ""
-    };
-    let validity = settings.refresh_token_validity_secs.to_string();
-    let create = fill(
-        CREATE_INTEGRATION,
-        &[
-            ("integration", &settings.integration),
-            ("redirect_uri", &quote_literal(&settings.redirect_uri)),
-            ("non_tls", non_tls),
-            ("refresh_token_validity", &validity),
-            (
-                "single_use",
-                if settings.single_use_refresh_tokens {
-                    "TRUE"
-                } else {
-                    "FALSE"
-                },
-            ),
-        ],
-    );
-    let show = fill(SHOW_SECRETS, &[("integration", &settings.integration)]);
+    let create = sql::create_security_integration(settings);
+    let show = sql::show_client_secrets(settings);
     OAuthSetup {
         redirect_uri: settings.redirect_uri.clone(),
         create_integration_sql: create,
@@ -265,13 +234,7 @@ pub fn setup(connection: &str, settings: &OAuthSettings) -> OAuthSetup {
 
 /// `ALTER USER "<user>" REMOVE DELEGATED AUTHORIZATIONS FROM SECURITY INTEGRATION <i>;`
 pub fn remove_delegated_sql(user: &str, settings: &OAuthSettings) -> String {
-    fill(
-        REMOVE_DELEGATED,
-        &[
-            ("user", &quote_ident(user)),
-            ("integration", &settings.integration),
-        ],
-    )
+    sql::remove_delegated_authorizations(user, settings)
 }
 
 #[cfg(test)]
@@ -372,8 +335,13 @@ mod tests {
             .contains("OAUTH_REDIRECT_URI = 'https://b.example/oauth/callback/it''s'\n"));
         assert!(setup
             .create_integration_sql
-            .contains("OAUTH_SINGLE_USE_REFRESH_TOKENS_REQUIRED = TRUE;"));
-        assert!(!setup.create_integration_sql.contains("NON_TLS"));
+            .contains("OAUTH_SINGLE_USE_REFRESH_TOKENS_REQUIRED = TRUE\n"));
+        assert!(setup
+            .create_integration_sql
+            .ends_with("BLOCKED_ROLES_LIST = ('ACCOUNTADMIN', 'SECURITYADMIN');"));
+        assert!(setup
+            .create_integration_sql
+            .contains("OAUTH_ALLOW_NON_TLS_REDIRECT_URI = FALSE\n"));
         assert_eq!(
             setup.show_client_secrets_sql,
             "SELECT SYSTEM$SHOW_OAUTH_CLIENT_SECRETS('ICEBROKER_SALES_EU');"
