@@ -166,6 +166,9 @@ pub fn run(state: &SimState, acc: usize, stmt: &Arc<Statement>, sub: Submission)
         }
         if !sub.multi {
             let sql = sub.statements.first().map(String::as_str).unwrap_or("");
+            if let Some(done) = generated(state, acc, &sub, sql, stmt)? {
+                return Ok(done);
+            }
             let result = run_one(state, acc, &sub, sql, stmt)?;
             return Ok(Finished::from_result(
                 result,
@@ -202,6 +205,29 @@ pub fn run(state: &SimState, acc: usize, stmt: &Arc<Statement>, sub: Submission)
         Ok(done) => StmtState::Succeeded(Arc::new(done)),
         Err(e) => StmtState::Failed(e),
     });
+}
+
+/// A plain `GENERATOR` query (see [`super::generated`]): its result is computed per partition
+/// when fetched instead of held.
+fn generated(
+    state: &SimState,
+    acc: usize,
+    sub: &Submission,
+    sql: &str,
+    stmt: &Statement,
+) -> Result<Option<Finished>, SqlError> {
+    if !sub.opts.bindings.is_empty() || stmt.cancel.is_cancelled() {
+        return Ok(None);
+    }
+    let seed = getrandom::u64().unwrap_or_else(|_| super::util::now_millis());
+    let Some((rows, columns)) = super::generated::plan(sql, seed, state.config.partition_rows)
+    else {
+        return Ok(None);
+    };
+    if !warehouse_usable(&state.accounts[acc].live(), &sub.ctx) {
+        return Err(no_warehouse());
+    }
+    Ok(Some(Finished::generated(columns, rows)))
 }
 
 fn multi_summary() -> QueryResult {

@@ -15,6 +15,7 @@ pub mod demo;
 pub mod engine;
 pub mod execute;
 pub mod faults;
+pub mod generated;
 pub mod jwt;
 pub mod live;
 pub mod model;

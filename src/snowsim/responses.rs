@@ -101,13 +101,10 @@ pub fn result_set(stmt: &Statement, done: &Finished) -> HttpResponse {
         result_set_meta_data: MetaData {
             num_rows: done.num_rows,
             format: "jsonv2",
-            partition_info: done
-                .partitions
-                .iter()
-                .zip(&done.partition_rows)
-                .map(|(p, &rows)| PartitionInfo {
-                    row_count: rows,
-                    uncompressed_size: p.len(),
+            partition_info: (0..done.partition_count())
+                .map(|p| PartitionInfo {
+                    row_count: done.partition_rows.get(p).copied().unwrap_or(0),
+                    uncompressed_size: done.partition_size(p),
                 })
                 .collect(),
             row_type: &done.columns,
@@ -126,10 +123,10 @@ pub fn result_set(stmt: &Statement, done: &Finished) -> HttpResponse {
     // Splice partition 0's pre-encoded rows in as `data` (the head always ends with `}`).
     body.pop();
     body.push_str(",\"data\":");
-    body.push_str(done.partitions.first().map_or("[]", String::as_str));
+    body.push_str(&done.partition_data(0));
     body.push('}');
     let mut resp = json_response(StatusCode::OK, body);
-    if let Ok(v) = link_header(stmt, 0, done.partitions.len()).parse() {
+    if let Ok(v) = link_header(stmt, 0, done.partition_count()).parse() {
         resp.headers_mut().insert(actix_web::http::header::LINK, v);
     }
     resp
@@ -138,7 +135,7 @@ pub fn result_set(stmt: &Statement, done: &Finished) -> HttpResponse {
 /// 200 with partition `p ≥ 1`: `{"data":[…]}` gzip-compressed, `Content-Encoding: gzip`, whatever
 /// the client's `Accept-Encoding` (Snowflake always compresses these).
 pub fn partition(stmt: &Statement, done: &Finished, p: usize) -> HttpResponse {
-    let rows = done.partitions.get(p).map_or("[]", String::as_str);
+    let rows = done.partition_data(p);
     let mut encoder = flate2::write::GzEncoder::new(
         Vec::with_capacity(rows.len() / 4 + 64),
         flate2::Compression::fast(),
@@ -158,7 +155,7 @@ pub fn partition(stmt: &Statement, done: &Finished, p: usize) -> HttpResponse {
         .insert_header(("Content-Type", "application/json"))
         .insert_header(("Content-Encoding", "gzip"))
         .insert_header(("Vary", "Accept-Encoding, User-Agent"))
-        .insert_header(("Link", link_header(stmt, p, done.partitions.len())))
+        .insert_header(("Link", link_header(stmt, p, done.partition_count())))
         .body(gz)
 }
 

@@ -239,7 +239,7 @@ pub async fn get_statement(
         StmtState::Running => r::in_progress(&stmt),
         StmtState::Succeeded(done) => match q.partition.unwrap_or(0) {
             0 => r::result_set(&stmt, &done),
-            p if p < done.partitions.len() => r::partition(&stmt, &done, p),
+            p if p < done.partition_count() => r::partition(&stmt, &done, p),
             _ => r::bad_payload(),
         },
         StmtState::Failed(e) => r::failed(&stmt, &e),

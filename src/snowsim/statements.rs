@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use super::compat::CancelToken;
 use super::engine::{Column, DmlStats, QueryResult, SqlError};
+use super::generated::GeneratedRows;
 use super::util::{lock, now_millis, statement_handle};
 
 /// Where a statement is in its life.
@@ -45,6 +46,11 @@ pub struct Finished {
     pub stats: Option<DmlStats>,
     /// Child handles of a multi-statement request.
     pub child_handles: Option<Vec<String>>,
+    /// Rows computed per partition on demand instead of kept in `partitions` (large
+    /// `GENERATOR` results, see [`super::generated`]).
+    pub generated: Option<GeneratedRows>,
+    /// Each partition's uncompressed size when `generated` (computed once at finish).
+    pub generated_sizes: Vec<usize>,
 }
 
 impl Finished {
@@ -76,6 +82,47 @@ impl Finished {
             num_rows,
             stats: result.stats,
             child_handles,
+            generated: None,
+            generated_sizes: Vec::new(),
+        }
+    }
+
+    /// A finished generator statement whose partitions are computed when fetched.
+    pub fn generated(columns: Vec<Column>, rows: GeneratedRows) -> Self {
+        let count = rows.partition_count();
+        Self {
+            columns,
+            partitions: Vec::new(),
+            partition_rows: (0..count).map(|p| rows.rows_in(p)).collect(),
+            num_rows: usize::try_from(rows.rows()).unwrap_or(usize::MAX),
+            stats: None,
+            child_handles: None,
+            generated_sizes: (0..count).map(|p| rows.partition_size(p)).collect(),
+            generated: Some(rows),
+        }
+    }
+
+    /// Number of partitions.
+    pub fn partition_count(&self) -> usize {
+        match &self.generated {
+            Some(g) => g.partition_count(),
+            None => self.partitions.len(),
+        }
+    }
+
+    /// Partition `p`'s `data` array as JSON text (`[]` past the end).
+    pub fn partition_data(&self, p: usize) -> std::borrow::Cow<'_, str> {
+        match &self.generated {
+            Some(g) => g.partition(p).unwrap_or_else(|| "[]".to_owned()).into(),
+            None => self.partitions.get(p).map_or("[]", String::as_str).into(),
+        }
+    }
+
+    /// Uncompressed byte size of partition `p`.
+    pub fn partition_size(&self, p: usize) -> usize {
+        match &self.generated {
+            Some(_) => self.generated_sizes.get(p).copied().unwrap_or(2),
+            None => self.partitions.get(p).map_or(2, String::len),
         }
     }
 }

@@ -10,6 +10,7 @@ mod admin_helpers;
 mod admin_oauth;
 mod admin_users;
 mod control;
+mod generator;
 mod helpers;
 mod jwt;
 mod oauth;
