@@ -7,6 +7,16 @@
 //! - `icebroker`: the broker's keypair route `/v1/connections/bench/api/v2/statements` with a
 //!   service API key (cached JWT, the full production hot path).
 //!
+//! and, with an OAuth credential instead of the JWT (opt-in through `PROXY_BENCH_TARGETS`, all
+//! six run by `scripts/bench.sh`):
+//!
+//! - `direct-oauth` and `bare-proxy-oauth`: the same two, sending JSMITH's OAuth access token
+//!   (the one the broker holds for the account);
+//! - `icebroker-oauth`: the broker's OAuth route
+//!   `/v1/connections/bench-oauth/accounts/bench-user/api/v2/statements`, for an account
+//!   connected through the real browser flow (link → snowsim login and consent → callback), so
+//!   the broker serves a cached access token.
+//!
 //! All three make snowsim verify the same kind of credential (an RS256 JWT for JSMITH's key), so
 //! the upstream's work is identical and the differences are the hops'. The JWT lives 59 minutes:
 //! runs lengthened past that fail with errors in `direct` and `bare-proxy`.
@@ -26,14 +36,19 @@
 //! sequentially), so it can take at most one core and never steals the servers' worker threads.
 //! Only one target is loaded at a time. Everything listens on 127.0.0.1.
 //!
+//! The OAuth trio is compared among itself (snowsim checks an OAuth token more cheaply than a
+//! JWT). At the end the bench prints how many keypair JWTs the broker signed during the run.
+//!
 //! Run: `cargo bench --bench proxy`. Environment: `PROXY_BENCH_ROUNDS` (default 5),
 //! `PROXY_BENCH_SECS` (measured seconds per cell, default 2), `PROXY_BENCH_WARMUP_SECS`
-//! (default 0.5), `PROXY_BENCH_TARGETS` (comma list, default all three; e.g. `icebroker` alone
-//! for profiling), `PROXY_BENCH_LEVELS` (comma list, default `1,16,64`). Defaults take about
-//! two minutes.
+//! (default 0.5), `PROXY_BENCH_TARGETS` (comma list, default the three keypair targets; `all`
+//! for all six; e.g. `icebroker` alone for profiling), `PROXY_BENCH_LEVELS` (comma list,
+//! default `1,16,64`). Defaults take about two minutes, `all` about four.
 
 #[path = "bare_proxy.rs"]
 mod bare_proxy;
+#[path = "support.rs"]
+mod support;
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -58,6 +73,8 @@ type BoxError = Box<dyn Error + Send + Sync>;
 
 const STATEMENT: &str = r#"{"statement":"SELECT 1"}"#;
 const TARGETS: [&str; 3] = ["direct", "bare-proxy", "icebroker"];
+/// The OAuth variants (opt-in through `PROXY_BENCH_TARGETS`).
+const OAUTH_TARGETS: [&str; 3] = ["direct-oauth", "bare-proxy-oauth", "icebroker-oauth"];
 const TOKEN_TYPE: &str = "KEYPAIR_JWT";
 
 /// Where and how the load generator sends its requests.
@@ -254,6 +271,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 /// What the benchmark runs against; dropping it leaves the servers to die with the process.
 struct Setup {
     targets: Vec<Arc<Target>>,
+    state: icebroker::state::AppState,
     _data_dir: tempfile::TempDir,
     _sim: icebroker::snowsim::RunningSnowSim,
 }
@@ -261,8 +279,34 @@ struct Setup {
 async fn setup(bare_rt: &tokio::runtime::Runtime) -> Result<Setup, BoxError> {
     // The connection's key, enrolled in snowsim's config before it starts (no admin SQL needed).
     let key = tokio::task::spawn_blocking(KeyMaterial::generate).await??;
+
+    // The broker, configured like the API tests' brokers (temp vault, random master key). Built
+    // before snowsim: snowsim's OAuth integration must know the broker's callback URL.
+    let data_dir = tempfile::tempdir()?;
+    let mut master_key = [0u8; 32];
+    getrandom::fill(&mut master_key)?;
+    let mut settings = Settings::defaults();
+    settings.server.listen = "127.0.0.1:0".parse()?;
+    settings.storage.data_dir = data_dir.path().to_path_buf();
+    settings.master_key = Some(SecretString::from(
+        base64::engine::general_purpose::STANDARD.encode(master_key),
+    ));
+    settings.upstream.allow_loopback = true;
+    let mut app = Application::build(settings).await?;
+    let admin_key = app
+        .take_bootstrap_key()
+        .map(|k| k.expose().to_owned())
+        .ok_or("the fresh vault produced no bootstrap key")?;
+    let broker_addr = SocketAddr::from(([127, 0, 0, 1], app.port()));
+    let state = app.state().clone();
+    tokio::spawn(app.run_until_stopped());
+    let broker = format!("http://{broker_addr}");
+
     let mut config = SimConfig::demo();
     config.tpch_scale = 0.001;
+    // Long-lived access tokens: the cached token must outlive the run (no refresh mid-bench).
+    config.access_token_ttl_secs = 3600;
+    config.accounts[0].integrations = vec![support::integration(&broker, "bench-oauth")];
     for account in &mut config.accounts {
         for user in &mut account.users {
             if user.name == "JSMITH" {
@@ -287,27 +331,7 @@ async fn setup(bare_rt: &tokio::runtime::Runtime) -> Result<Setup, BoxError> {
         &jsonwebtoken::EncodingKey::from_rsa_pem(key.pkcs8_pem().as_bytes())?,
     )?;
 
-    // The broker, configured like the API tests' brokers (temp vault, random master key).
-    let data_dir = tempfile::tempdir()?;
-    let mut master_key = [0u8; 32];
-    getrandom::fill(&mut master_key)?;
-    let mut settings = Settings::defaults();
-    settings.server.listen = "127.0.0.1:0".parse()?;
-    settings.storage.data_dir = data_dir.path().to_path_buf();
-    settings.master_key = Some(SecretString::from(
-        base64::engine::general_purpose::STANDARD.encode(master_key),
-    ));
-    settings.upstream.allow_loopback = true;
-    let mut app = Application::build(settings).await?;
-    let admin_key = app
-        .take_bootstrap_key()
-        .map(|k| k.expose().to_owned())
-        .ok_or("the fresh vault produced no bootstrap key")?;
-    let broker_addr = SocketAddr::from(([127, 0, 0, 1], app.port()));
-    tokio::spawn(app.run_until_stopped());
-
     let http = reqwest::Client::new();
-    let broker = format!("http://{broker_addr}");
     let created = http
         .post(format!("{broker}/v1/connections"))
         .bearer_auth(&admin_key)
@@ -334,12 +358,37 @@ async fn setup(bare_rt: &tokio::runtime::Runtime) -> Result<Setup, BoxError> {
         .ok_or_else(|| format!("creating the API key: {keyed}"))?
         .to_owned();
 
+    // The OAuth connection and one end user connected through the browser flow.
+    support::create_oauth_connection(&http, &broker, &admin_key, "bench-oauth", &sim.base_url())
+        .await?;
+    let oauth_key = support::service_key(&http, &broker, &admin_key, &["bench-oauth"]).await?;
+    support::connect_account(
+        &broker,
+        &sim.base_url(),
+        &oauth_key,
+        "bench-oauth",
+        "bench-user",
+    )
+    .await?;
+    // The same user's token for the OAuth `direct` and `bare-proxy` targets (snowsim does the
+    // same token check for them as for the broker's).
+    let oauth_token = sim
+        .control()
+        .mint_access_token("JSMITH", Some("ANALYST"))
+        .map_err(|e| format!("minting an access token: {e}"))?;
+
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     listener.set_nonblocking(true)?;
     let bare_addr = listener.local_addr()?;
     let upstream = sim.addr().to_string();
     let bearer = token.clone();
     bare_rt.spawn(async move { bare_proxy::serve(listener, upstream, &bearer, TOKEN_TYPE).await });
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let bare_oauth_addr = listener.local_addr()?;
+    let upstream = sim.addr().to_string();
+    let bearer = oauth_token.clone();
+    bare_rt.spawn(async move { bare_proxy::serve(listener, upstream, &bearer, "OAUTH").await });
 
     let statements = "/api/v2/statements";
     let targets = vec![
@@ -362,9 +411,31 @@ async fn setup(bare_rt: &tokio::runtime::Runtime) -> Result<Setup, BoxError> {
             "/v1/connections/bench/api/v2/statements",
             &[("authorization", format!("Bearer {service_key}"))],
         )),
+        Arc::new(Target::new(
+            "direct-oauth",
+            sim.addr(),
+            statements,
+            &[
+                ("authorization", format!("Bearer {oauth_token}")),
+                ("x-snowflake-authorization-token-type", "OAUTH".to_owned()),
+            ],
+        )),
+        Arc::new(Target::new(
+            "bare-proxy-oauth",
+            bare_oauth_addr,
+            statements,
+            &[],
+        )),
+        Arc::new(Target::new(
+            "icebroker-oauth",
+            broker_addr,
+            "/v1/connections/bench-oauth/accounts/bench-user/api/v2/statements",
+            &[("authorization", format!("Bearer {oauth_key}"))],
+        )),
     ];
     Ok(Setup {
         targets,
+        state,
         _data_dir: data_dir,
         _sim: sim,
     })
@@ -444,31 +515,33 @@ fn report(results: &Results, levels: &[usize], names: &[&'static str]) {
         let (xa, xb) = (cells(c, a), cells(c, b));
         median(xa.iter().zip(&xb).map(|(p, q)| f(p, q)).collect())
     };
-    if names.contains(&"icebroker") && names.contains(&"bare-proxy") && names.contains(&"direct") {
+    for [direct, bare, ice] in [TARGETS, OAUTH_TARGETS] {
+        if !(names.contains(&ice) && names.contains(&bare) && names.contains(&direct)) {
+            continue;
+        }
         println!();
-        println!("| c | icebroker/bare-proxy req/s | icebroker/direct req/s | bare-proxy/direct req/s | icebroker − bare-proxy p50 µs | icebroker − bare-proxy CPU µs/req |");
+        println!("| c | {ice}/{bare} req/s | {ice}/{direct} req/s | {bare}/{direct} req/s | {ice} − {bare} p50 µs | {ice} − {bare} CPU µs/req |");
         println!("| ---: | ---: | ---: | ---: | ---: | ---: |");
         for &c in levels {
             println!(
                 "| {c} | {:.3} | {:.3} | {:.3} | {:+.0} | {:+.1} |",
-                paired(c, "icebroker", "bare-proxy", |p, q| p.rps / q.rps),
-                paired(c, "icebroker", "direct", |p, q| p.rps / q.rps),
-                paired(c, "bare-proxy", "direct", |p, q| p.rps / q.rps),
-                paired(c, "icebroker", "bare-proxy", |p, q| p.p50_us - q.p50_us),
-                paired(c, "icebroker", "bare-proxy", |p, q| p.cpu_us_per_req
-                    - q.cpu_us_per_req),
+                paired(c, ice, bare, |p, q| p.rps / q.rps),
+                paired(c, ice, direct, |p, q| p.rps / q.rps),
+                paired(c, bare, direct, |p, q| p.rps / q.rps),
+                paired(c, ice, bare, |p, q| p.p50_us - q.p50_us),
+                paired(c, ice, bare, |p, q| p.cpu_us_per_req - q.cpu_us_per_req),
             );
         }
         println!();
         if levels.contains(&64) {
-            let r = paired(64, "icebroker", "bare-proxy", |p, q| p.rps / q.rps);
+            let r = paired(64, ice, bare, |p, q| p.rps / q.rps);
             let verdict = if r >= 0.85 { "met" } else { "MISSED" };
-            println!("target: icebroker/bare-proxy throughput at c=64 ≥ 0.85 → {r:.3} ({verdict})");
+            println!("target: {ice}/{bare} throughput at c=64 ≥ 0.85 → {r:.3} ({verdict})");
         }
         if levels.contains(&1) {
-            let d = paired(1, "icebroker", "bare-proxy", |p, q| p.p50_us - q.p50_us);
+            let d = paired(1, ice, bare, |p, q| p.p50_us - q.p50_us);
             let verdict = if d <= 50.0 { "met" } else { "MISSED" };
-            println!("target: icebroker added p50 over bare-proxy at c=1 ≤ 50 µs → {d:+.0} µs ({verdict})");
+            println!("target: {ice} added p50 over {bare} at c=1 ≤ 50 µs → {d:+.0} µs ({verdict})");
         }
     }
 }
@@ -481,9 +554,17 @@ fn main() -> Result<(), BoxError> {
         .map(|l| l.iter().filter_map(|v| v.parse().ok()).collect())
         .unwrap_or_else(|| vec![1, 16, 64]);
     let wanted = env_list("PROXY_BENCH_TARGETS");
+    let all = wanted
+        .as_ref()
+        .is_some_and(|w| w.iter().any(|x| x == "all"));
     let names: Vec<&'static str> = TARGETS
         .into_iter()
-        .filter(|t| wanted.as_ref().is_none_or(|w| w.iter().any(|x| x == t)))
+        .chain(OAUTH_TARGETS)
+        .filter(|t| match &wanted {
+            _ if all => true,
+            Some(w) => w.iter().any(|x| x == t),
+            None => TARGETS.contains(t),
+        })
         .collect();
 
     // Hosts the actix servers' control futures and the broker's background tasks; the actix
@@ -512,6 +593,8 @@ fn main() -> Result<(), BoxError> {
         warmup,
     );
     let levels_for_gen = levels.clone();
+    let signatures_before = setup.state.connections.signatures();
+    let run_started = Instant::now();
     let loadgen = std::thread::Builder::new()
         .name("loadgen".to_owned())
         .spawn(move || -> Result<Results, String> {
@@ -527,7 +610,22 @@ fn main() -> Result<(), BoxError> {
     let results = loadgen
         .join()
         .map_err(|_| "the load generator panicked")??;
+    let run_secs = run_started.elapsed().as_secs_f64();
+    let signatures = setup.state.connections.signatures() - signatures_before;
     report(&results, &levels, &names);
+    if names.contains(&"icebroker") {
+        let requests: f64 = results
+            .iter()
+            .filter(|((_, name), _)| *name == "icebroker")
+            .flat_map(|(_, cells)| cells.iter().map(|c| c.rps * window.as_secs_f64()))
+            .sum();
+        // The first request of the run signs (nothing signed before it); every later signature
+        // is a re-sign under load.
+        println!(
+            "keypair JWT signatures by the broker during the run: {signatures} (the first request's, then {} more) for ≈{requests:.0} measured requests over {run_secs:.0} s",
+            signatures.saturating_sub(1)
+        );
+    }
     drop(setup);
     bare_rt.shutdown_background();
     infra.shutdown_background();
