@@ -50,9 +50,25 @@ pub struct ApiKeyRecord {
     pub connections: Vec<String>,
     /// Creation time, seconds since the Unix epoch.
     pub created_at: u64,
+    /// Connection used when a request names none (the MCP endpoint's
+    /// `X-Icebroker-Connection` header), if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_connection: Option<String>,
+    /// End-user identifier used when a request names none (`X-Icebroker-Identifier`), if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_identifier: Option<String>,
     #[serde(skip)]
     #[schema(ignore)]
     hash: [u8; 32],
+}
+
+/// Optional per-key defaults for requests that do not name a connection or identifier.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyDefaults {
+    /// Default connection (a slug; must be one of the key's connections when it is limited).
+    pub connection: Option<String>,
+    /// Default end-user identifier (1-256 bytes, no control characters).
+    pub identifier: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -64,6 +80,11 @@ struct StoredRecord {
     connections: Vec<String>,
     created_at: u64,
     hash: String,
+    // Absent in records written before per-key defaults existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    default_connection: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    default_identifier: Option<String>,
 }
 
 impl ApiKeyRecord {
@@ -130,8 +151,22 @@ impl ApiKeyService {
         scope: Scope,
         connections: Vec<String>,
     ) -> Result<(ApiKeyRecord, PlaintextApiKey), ApiKeyError> {
+        self.create_with_defaults(name, scope, connections, KeyDefaults::default())
+            .await
+    }
+
+    /// [`ApiKeyService::create`] with a default connection and/or identifier.
+    pub async fn create_with_defaults(
+        &self,
+        name: &str,
+        scope: Scope,
+        connections: Vec<String>,
+        defaults: KeyDefaults,
+    ) -> Result<(ApiKeyRecord, PlaintextApiKey), ApiKeyError> {
         let key = PlaintextApiKey::generate()?;
-        let record = self.insert(name, scope, connections, key.expose()).await?;
+        let record = self
+            .insert(name, scope, connections, defaults, key.expose())
+            .await?;
         Ok((record, key))
     }
 
@@ -141,12 +176,14 @@ impl ApiKeyService {
         name: &str,
         scope: Scope,
         connections: Vec<String>,
+        defaults: KeyDefaults,
         key: &str,
     ) -> Result<ApiKeyRecord, ApiKeyError> {
         validate_name(name)?;
         for connection in &connections {
             validate_connection_name(connection)?;
         }
+        validate_defaults(&defaults, &connections)?;
         let mut id_bytes = [0u8; 8];
         getrandom::fill(&mut id_bytes)?;
         let record = ApiKeyRecord {
@@ -156,6 +193,8 @@ impl ApiKeyService {
             scope,
             connections,
             created_at: now_secs(),
+            default_connection: defaults.connection,
+            default_identifier: defaults.identifier,
             hash: self.hash(key),
         };
         let store = self.vault.store();
@@ -226,8 +265,14 @@ impl ApiKeyService {
                 })?;
                 let hash = self.hash(key);
                 if !self.read_cache().contains_key(&hash) {
-                    self.insert("bootstrap admin", Scope::Admin, Vec::new(), key)
-                        .await?;
+                    self.insert(
+                        "bootstrap admin",
+                        Scope::Admin,
+                        Vec::new(),
+                        KeyDefaults::default(),
+                        key,
+                    )
+                    .await?;
                 }
                 Bootstrap::Configured
             }
@@ -279,6 +324,30 @@ fn validate_name(name: &str) -> Result<(), ApiKeyError> {
     Ok(())
 }
 
+fn validate_defaults(defaults: &KeyDefaults, connections: &[String]) -> Result<(), ApiKeyError> {
+    if let Some(connection) = &defaults.connection {
+        validate_connection_name(connection)?;
+        if !connections.is_empty() && !connections.contains(connection) {
+            return Err(ApiKeyError::Invalid(format!(
+                "default_connection {connection:?} is not one of the key's connections"
+            )));
+        }
+    }
+    if let Some(identifier) = &defaults.identifier {
+        // The same rule as identifiers in links and account routes (SS-3).
+        if identifier.is_empty()
+            || identifier.len() > crate::vault::MAX_COMPONENT_LEN
+            || identifier.chars().any(char::is_control)
+        {
+            return Err(ApiKeyError::Invalid(
+                "default_identifier must be 1-256 bytes of UTF-8 without control characters"
+                    .to_owned(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Connection names are slugs: lower-case letters, digits and `-`/`_`, 1-63 characters,
 /// starting with a letter or digit.
 pub fn validate_connection_name(name: &str) -> Result<(), ApiKeyError> {
@@ -306,6 +375,8 @@ fn encode(record: &ApiKeyRecord) -> Result<Vec<u8>, ApiKeyError> {
         connections: record.connections.clone(),
         created_at: record.created_at,
         hash: hex::encode(record.hash),
+        default_connection: record.default_connection.clone(),
+        default_identifier: record.default_identifier.clone(),
     };
     serde_json::to_vec(&stored).map_err(|e| ApiKeyError::Corrupt(e.to_string()))
 }
@@ -323,6 +394,8 @@ fn decode(bytes: &[u8]) -> Result<ApiKeyRecord, ApiKeyError> {
         scope: stored.scope,
         connections: stored.connections,
         created_at: stored.created_at,
+        default_connection: stored.default_connection,
+        default_identifier: stored.default_identifier,
         hash,
     })
 }

@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api_keys::{ApiKeyError, ApiKeyRecord, Scope};
+use crate::api_keys::{ApiKeyError, ApiKeyRecord, KeyDefaults, Scope};
 use crate::error::{AppError, ErrorCode};
 use crate::http::auth::AdminCaller;
 use crate::state::AppState;
@@ -20,6 +20,12 @@ pub struct CreateApiKeyRequest {
     /// Limit the key to these connections (default: all).
     #[serde(default)]
     pub connections: Vec<String>,
+    /// Connection used when a request names none (MCP: no `X-Icebroker-Connection` header).
+    #[serde(default)]
+    pub default_connection: Option<String>,
+    /// End-user identifier used when a request names none (MCP: no `X-Icebroker-Identifier`).
+    #[serde(default)]
+    pub default_identifier: Option<String>,
 }
 
 /// Answer of `POST /v1/api-keys`: the only time the key is shown.
@@ -64,7 +70,15 @@ pub async fn post_api_key(
     let body = body.into_inner();
     let (record, key) = state
         .api_keys
-        .create(&body.name, body.scope, body.connections)
+        .create_with_defaults(
+            &body.name,
+            body.scope,
+            body.connections,
+            KeyDefaults {
+                connection: body.default_connection,
+                identifier: body.default_identifier,
+            },
+        )
         .await
         .map_err(map_error)?;
     Ok(HttpResponse::Created()

@@ -10,6 +10,7 @@ mod errors;
 mod health;
 mod helpers;
 mod keypair;
+mod mcp_keys;
 mod oauth_canary;
 mod oauth_flow;
 mod oauth_proxy;
