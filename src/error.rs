@@ -198,6 +198,11 @@ impl AppError {
     pub fn message(&self) -> &str {
         &self.message
     }
+
+    /// The internal cause, for the log only (never for a response body).
+    pub fn cause(&self) -> Option<&anyhow::Error> {
+        self.source.as_ref()
+    }
 }
 
 impl std::fmt::Display for AppError {

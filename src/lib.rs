@@ -14,6 +14,7 @@ pub mod error;
 pub mod http;
 pub mod keypair;
 pub mod keysource;
+pub mod mcp;
 pub mod oauth;
 pub mod proxy;
 pub mod routes;
