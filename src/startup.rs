@@ -128,6 +128,12 @@ impl Application {
             settings.upstream.allow_loopback,
         )
         .map_err(|e| StartupError::Config(e.to_string()))?;
+        // Before anything is served: no account may be used while it holds a refresh token a
+        // killed predecessor may have spent (oauth::refresh).
+        oauth
+            .recover_interrupted_refreshes()
+            .await
+            .map_err(|e| StartupError::Vault(e.to_string()))?;
         let audit = Arc::new(crate::audit::AuditLog::start(
             vault.clone(),
             clock.clone(),

@@ -11,12 +11,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use zeroize::Zeroize;
 
+use super::refresh::Marker;
 use super::OAuthError;
 use crate::vault::{Slot, Vault, Version};
 
 const KIND: &str = "oauth_account";
 const FIELD: &str = "record";
 const CLIENT_KIND: &str = "oauth_client";
+const MARKER_KIND: &str = "oauth_refresh";
+const MARKER_FIELD: &str = "in_flight";
 const CLIENT_SECRET: &str = "client_secret";
 
 /// Lifecycle of a connected account.
@@ -63,6 +66,10 @@ pub(crate) struct AccountRecord {
     pub updated_at: u64,
     #[serde(default)]
     pub generation: u64,
+    /// Whether the refresh token is single-use (rotated by every refresh): asked for at code
+    /// exchange, or seen when a refresh answered a new refresh token.
+    #[serde(default)]
+    pub rotating: bool,
 }
 
 impl Drop for AccountRecord {
@@ -100,6 +107,7 @@ impl AccountRecord {
             created_at: now,
             updated_at: now,
             generation: 0,
+            rotating: false,
         }
     }
 
@@ -188,8 +196,21 @@ fn slot(connection: &str, identifier: &str) -> Result<Slot, OAuthError> {
     Ok(Slot::new(KIND, connection, identifier, FIELD)?)
 }
 
+fn marker_slot(connection: &str, identifier: &str) -> Result<Slot, OAuthError> {
+    Ok(Slot::new(
+        MARKER_KIND,
+        connection,
+        identifier,
+        MARKER_FIELD,
+    )?)
+}
+
 fn secret_slot(connection: &str) -> Result<Slot, OAuthError> {
     Ok(Slot::new(CLIENT_KIND, connection, "", CLIENT_SECRET)?)
+}
+
+fn decode_marker(bytes: &[u8]) -> Result<Marker, OAuthError> {
+    serde_json::from_slice(bytes).map_err(|_| OAuthError::Internal("corrupt refresh marker".into()))
 }
 
 fn decode(bytes: &[u8]) -> Result<AccountRecord, OAuthError> {
@@ -242,8 +263,72 @@ impl AccountStore {
         Ok(out)
     }
 
+    /// The in-flight refresh marker of an account, if any (see [`super::refresh`]).
+    pub fn marker(&self, connection: &str, identifier: &str) -> Result<Option<Marker>, OAuthError> {
+        match self.vault.get(&marker_slot(connection, identifier)?)? {
+            Some(plain) => Ok(Some(decode_marker(plain.expose())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Records a refresh in flight; durable before it returns.
+    pub async fn put_marker(
+        &self,
+        connection: &str,
+        identifier: &str,
+        marker: &Marker,
+    ) -> Result<(), OAuthError> {
+        let bytes = serde_json::to_vec(marker).map_err(|e| OAuthError::Internal(e.to_string()))?;
+        Ok(self
+            .vault
+            .put(&marker_slot(connection, identifier)?, &bytes)
+            .await?)
+    }
+
+    /// Removes an account's marker; with `durable`, waits until that is on disk.
+    pub async fn delete_marker(
+        &self,
+        connection: &str,
+        identifier: &str,
+        durable: bool,
+    ) -> Result<(), OAuthError> {
+        let slot = marker_slot(connection, identifier)?;
+        if durable {
+            self.vault.delete(&slot).await?;
+        } else {
+            self.vault.delete_batched(&slot)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until every write so far is durable (after batched marker removals).
+    pub async fn flush(&self) -> Result<(), OAuthError> {
+        Ok(self.vault.store().flush().await?)
+    }
+
+    /// Every marker, as `(connection, identifier, marker)` (start-up recovery).
+    pub fn markers(&self) -> Result<Vec<(String, String, Marker)>, OAuthError> {
+        let mut out = Vec::new();
+        for item in self.vault.scan(MARKER_KIND, None) {
+            let (slot, plain) = item?;
+            let marker = decode_marker(plain.expose())?;
+            out.push((
+                slot.connection().to_owned(),
+                slot.identifier().to_owned(),
+                marker,
+            ));
+        }
+        Ok(out)
+    }
+
     /// Destroys every account record and the client secret of `connection`.
     pub async fn forget_connection(&self, connection: &str) -> Result<(), OAuthError> {
+        for item in self.vault.scan(MARKER_KIND, Some(connection)) {
+            let (slot, _) = item?;
+            if slot.connection() == connection {
+                self.vault.delete_batched(&slot)?;
+            }
+        }
         for (identifier, _) in self.list(connection)? {
             self.vault.delete(&slot(connection, &identifier)?).await?;
         }

@@ -67,6 +67,18 @@ pub(crate) enum TokenCallError {
     Rejected(String, u16),
     /// Snowflake could not be reached or kept failing; nothing is known to have changed.
     Unavailable(String),
+    /// A one-time credential was sent and the answer was lost (timeout, dropped connection,
+    /// gateway error, unreadable 200): Snowflake may have spent it.
+    Unknown(String),
+}
+
+/// For a one-time credential, a failure after the request may have been processed is
+/// [`TokenCallError::Unknown`], not [`TokenCallError::Unavailable`].
+fn lost(spend: Spend, error: TokenCallError) -> TokenCallError {
+    match (spend, error) {
+        (Spend::OneTime, TokenCallError::Unavailable(why)) => TokenCallError::Unknown(why),
+        (_, error) => error,
+    }
 }
 
 /// What a request spends, and so how it may be retried.
@@ -150,12 +162,13 @@ impl TokenClient {
         self.call(settings, secret, body, Spend::OneTime).await
     }
 
-    /// `grant_type=refresh_token`.
+    /// `grant_type=refresh_token`; `single_use` when the token is spent by the request.
     pub async fn refresh(
         &self,
         settings: &OAuthSettings,
         secret: &str,
         refresh_token: &str,
+        single_use: bool,
     ) -> Result<TokenGrant, TokenCallError> {
         let body = Zeroizing::new(
             url::form_urlencoded::Serializer::new(String::new())
@@ -163,7 +176,7 @@ impl TokenClient {
                 .append_pair("refresh_token", refresh_token)
                 .finish(),
         );
-        let spend = if settings.single_use_refresh_tokens {
+        let spend = if single_use {
             Spend::OneTime
         } else {
             Spend::Reusable
@@ -206,17 +219,19 @@ impl TokenClient {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     match read_body(response).await {
-                        Ok(bytes) if status == 200 => return parse_grant(&bytes),
+                        Ok(bytes) if status == 200 => {
+                            return parse_grant(&bytes).map_err(|e| lost(spend, e))
+                        }
                         Ok(bytes) => {
                             let error = classify(status, &bytes);
-                            let retry = match status {
-                                429 | 503 => true,
-                                500 | 502 | 504 => spend == Spend::Reusable,
-                                _ => false,
+                            let (retry, error) = match status {
+                                429 | 503 => (true, error),
+                                500 | 502 | 504 => (spend == Spend::Reusable, lost(spend, error)),
+                                _ => (false, error),
                             };
                             (retry, error)
                         }
-                        Err(e) => (spend == Spend::Reusable, e),
+                        Err(e) => (spend == Spend::Reusable, lost(spend, e)),
                     }
                 }
                 Err(e) => {
@@ -228,7 +243,11 @@ impl TokenClient {
                         "transport"
                     };
                     let error = TokenCallError::Unavailable(format!("token endpoint {kind} error"));
-                    (e.is_connect() || spend == Spend::Reusable, error)
+                    if e.is_connect() {
+                        (true, error)
+                    } else {
+                        (spend == Spend::Reusable, lost(spend, error))
+                    }
                 }
             };
             tracing::warn!(attempt, retryable, error = ?error, "token request failed");

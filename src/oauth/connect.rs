@@ -23,12 +23,12 @@ impl TokenManager {
         let key = (connection.to_owned(), identifier.to_owned());
         let lock = self.lock_for(&key);
         let _guard = lock.lock().await;
-        let now = self.clock.now();
-        let (version, base) = match self.store.read(connection, identifier)? {
+        let now = self.core.clock.now();
+        let (version, base) = match self.core.store.read(connection, identifier)? {
             Some((v, r)) => (Some(v), r),
             None => (None, AccountRecord::pending(now, linked_by.clone())),
         };
-        let mut next = self.refreshed(&base, grant, settings);
+        let mut next = self.core.refreshed(&base, grant, settings);
         next.status = AccountStatus::Active;
         next.last_refresh_at = None;
         next.connected_at = Some(now);
@@ -37,7 +37,9 @@ impl TokenManager {
         if next.scope.is_none() {
             next.scope = Some(settings.scopes.join(" "));
         }
+        next.rotating = settings.single_use_refresh_tokens;
         if !self
+            .core
             .store
             .write_if(connection, identifier, version.as_ref(), &next)
             .await?
@@ -46,7 +48,8 @@ impl TokenManager {
                 "the account changed while it was being connected".into(),
             ));
         }
-        self.unwritable
+        self.core
+            .unwritable
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&key);
@@ -67,6 +70,7 @@ impl TokenManager {
         let _guard = lock.lock().await;
         self.evict(&key);
         let (version, record) = self
+            .core
             .store
             .read(connection, identifier)?
             .ok_or_else(|| OAuthError::AccountNotFound(identifier.to_owned()))?;
@@ -74,9 +78,10 @@ impl TokenManager {
         next.status = AccountStatus::Revoked;
         next.forget_tokens();
         next.last_error = Some("disconnected through the API".to_owned());
-        next.updated_at = self.clock.now();
+        next.updated_at = self.core.clock.now();
         next.generation += 1;
         if !self
+            .core
             .store
             .write_if(connection, identifier, Some(&version), &next)
             .await?

@@ -371,7 +371,9 @@ fn exchange_failure(e: &TokenCallError) -> FlowFailure {
             "Snowflake rejected icebroker's OAuth client credentials; an administrator must check \
              the connection's client id and secret."
         }
-        TokenCallError::Rejected(..) | TokenCallError::Unavailable(_) => {
+        TokenCallError::Rejected(..)
+        | TokenCallError::Unavailable(_)
+        | TokenCallError::Unknown(_) => {
             "Snowflake's token endpoint did not complete the authorization. Try again with a new \
              link in a moment."
         }

@@ -13,6 +13,7 @@ mod connect;
 pub mod flow;
 mod links;
 pub mod pages;
+mod refresh;
 pub mod return_url;
 pub mod secrets;
 pub mod settings;
@@ -301,6 +302,50 @@ impl OAuthService {
             _ => None,
         };
         Ok((view, sql))
+    }
+
+    /// Resolves the refreshes a previous process left in flight (see [`refresh`]): run once at
+    /// start-up, before the listener serves. Returns how many accounts it had to expire.
+    pub async fn recover_interrupted_refreshes(&self) -> Result<usize, OAuthError> {
+        let mut expired = 0;
+        for (connection, identifier, marker) in self.accounts.markers()? {
+            let key = (connection.clone(), identifier.clone());
+            let lock = self.tokens.lock_for(&key);
+            let _guard = lock.lock().await;
+            let Some((version, record)) = self.accounts.read(&connection, &identifier)? else {
+                self.accounts
+                    .delete_marker(&connection, &identifier, false)
+                    .await?;
+                continue;
+            };
+            // A connection that is gone or unreadable counts as rotating: the safe side.
+            let single_use = self
+                .connections
+                .get(&connection)
+                .ok()
+                .and_then(|c| c.oauth.as_ref().map(|s| s.single_use_refresh_tokens))
+                .unwrap_or(true);
+            let usable = self
+                .tokens
+                .core
+                .settle_marker(
+                    &key,
+                    &version,
+                    &record,
+                    &marker,
+                    single_use || record.rotating,
+                )
+                .await?;
+            expired += usize::from(!usable);
+        }
+        self.accounts.flush().await?;
+        if expired > 0 {
+            tracing::warn!(
+                expired,
+                "accounts whose refresh was interrupted by the last shutdown need re-authorization"
+            );
+        }
+        Ok(expired)
     }
 
     /// Destroys every account and the client secret of a deleted connection.

@@ -10,7 +10,11 @@
 //!   treated as needing re-authorization (and no further refresh with the dead token is tried);
 //! - TR-6: on `invalid_grant` the record is re-read: a newer generation means a benign race
 //!   (use it); otherwise the account becomes `expired` and callers get `reauthorization_required`;
-//! - TR-7: refresh ahead of expiry when less than `min(120 s, 20 % of expires_in)` remains.
+//! - TR-7: refresh ahead of expiry when less than `min(120 s, 20 % of expires_in)` remains;
+//! - crash safety: a refresh survives its caller going away and marks itself durably before it
+//!   spends a single-use refresh token, so a kill between Snowflake rotating the token and the
+//!   broker storing the new one leaves an account that needs re-authorization, never one holding a
+//!   dead token ([`super::refresh`]).
 //!
 //! Cross-instance locking (TR-3/TR-4) is not needed while sled keeps one process per data dir; the
 //! CAS on the record's version is the fencing a shared store would add a lease to.
@@ -20,9 +24,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::OwnedMutexGuard;
+use tracing::Instrument;
 
 use super::accounts::{AccountRecord, AccountStatus, AccountStore};
-use super::client::{TokenCallError, TokenClient, TokenGrant};
+use super::client::{TokenClient, TokenGrant};
+use super::refresh::Job;
 use super::secrets::AccessToken;
 use super::settings::OAuthSettings;
 use super::OAuthError;
@@ -38,13 +45,19 @@ pub fn refresh_margin(lifetime: u64) -> u64 {
 
 /// Hands out access tokens and refreshes them (see the module doc).
 pub struct TokenManager {
-    pub(super) store: AccountStore,
-    client: Arc<TokenClient>,
-    pub(super) clock: Arc<dyn Clock>,
+    pub(super) core: Core,
     locks: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
-    cache: RwLock<HashMap<Key, AccessToken>>,
-    pub(super) unwritable: Mutex<HashSet<Key>>,
     refreshes: AtomicU64,
+}
+
+/// What a refresh needs; cheap to clone into the task that runs it (all handles).
+#[derive(Clone)]
+pub(super) struct Core {
+    pub store: AccountStore,
+    pub client: Arc<TokenClient>,
+    pub clock: Arc<dyn Clock>,
+    cache: Arc<RwLock<HashMap<Key, AccessToken>>>,
+    pub unwritable: Arc<Mutex<HashSet<Key>>>,
 }
 
 /// The OAuth settings of a usable OAuth connection.
@@ -74,12 +87,14 @@ impl TokenManager {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
-            store,
-            client,
-            clock,
+            core: Core {
+                store,
+                client,
+                clock,
+                cache: Arc::new(RwLock::new(HashMap::new())),
+                unwritable: Arc::new(Mutex::new(HashSet::new())),
+            },
             locks: Mutex::new(HashMap::new()),
-            cache: RwLock::new(HashMap::new()),
-            unwritable: Mutex::new(HashSet::new()),
             refreshes: AtomicU64::new(0),
         }
     }
@@ -101,9 +116,8 @@ impl TokenManager {
         if let Some(token) = self.cached(&key) {
             return Ok(token);
         }
-        let lock = self.lock_for(&key);
-        let _guard = lock.lock().await;
-        self.refresh_locked(settings, &key, None).await
+        let guard = self.lock_for(&key).lock_owned().await;
+        self.refresh_locked(guard, settings, &key, None).await
     }
 
     /// After an upstream 401 with `stale`: refresh once, unless the stored token is already a
@@ -117,39 +131,36 @@ impl TokenManager {
         let settings = usable(connection)?;
         let key = (connection.name.clone(), identifier.to_owned());
         self.evict(&key);
-        let lock = self.lock_for(&key);
-        let _guard = lock.lock().await;
-        self.refresh_locked(settings, &key, Some(stale.generation()))
+        let guard = self.lock_for(&key).lock_owned().await;
+        self.refresh_locked(guard, settings, &key, Some(stale.generation()))
             .await
     }
 
     fn fresh(&self, token: &AccessToken, lifetime: u64) -> bool {
-        self.clock.now() + refresh_margin(lifetime) < token.expires_at()
+        self.core.clock.now() + refresh_margin(lifetime) < token.expires_at()
     }
 
     fn cached(&self, key: &Key) -> Option<AccessToken> {
-        let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
+        let cache = self.core.cache.read().unwrap_or_else(|p| p.into_inner());
         let token = cache.get(key)?;
         // The cache only holds tokens whose lifetime margin was checked when stored; re-check
         // against now with the smallest margin any token gets (0 for very short lifetimes is
         // handled by the full check below on a miss).
-        (self.clock.now() + 120 < token.expires_at()).then(|| token.clone())
+        (self.core.clock.now() + 120 < token.expires_at()).then(|| token.clone())
     }
 
     pub(super) fn remember(&self, key: &Key, token: &AccessToken) {
-        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
-        cache.insert(key.clone(), token.clone());
+        self.core.remember(key, token);
     }
 
     pub(crate) fn evict(&self, key: &Key) {
-        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
-        cache.remove(key);
+        self.core.evict(key);
     }
 
     /// Drops every cached token of `connection` (deleted: a new connection of the same name
     /// must never be served the old one's tokens).
     pub(crate) fn evict_connection(&self, connection: &str) {
-        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        let mut cache = self.core.cache.write().unwrap_or_else(|p| p.into_inner());
         cache.retain(|(c, _), _| c != connection);
     }
 
@@ -160,15 +171,19 @@ impl TokenManager {
         locks.entry(key.clone()).or_default().clone()
     }
 
+    /// Under the account's lock (`guard`): re-reads the record (TR-2), answers from it when it
+    /// still holds a usable token, resolves an interrupted earlier refresh, and otherwise runs the
+    /// refresh in its own task, which keeps the lock until the outcome is stored.
     async fn refresh_locked(
         &self,
+        guard: OwnedMutexGuard<()>,
         settings: &OAuthSettings,
         key: &Key,
         stale_generation: Option<u64>,
     ) -> Result<AccessToken, OAuthError> {
         let (connection, identifier) = (key.0.as_str(), key.1.as_str());
-        let (version, record) = self
-            .store
+        let store = &self.core.store;
+        let (version, record) = store
             .read(connection, identifier)?
             .ok_or_else(|| OAuthError::not_connected(connection, identifier, None))?;
         check_status(connection, identifier, &record)?;
@@ -185,91 +200,59 @@ impl TokenManager {
                 "the last refreshed token could not be stored",
             ));
         }
+        let rotating = settings.single_use_refresh_tokens || record.rotating;
+        if let Some(marker) = store.marker(connection, identifier)? {
+            let usable = self
+                .core
+                .settle_marker(key, &version, &record, &marker, rotating)
+                .await?;
+            if !usable {
+                return Err(OAuthError::reauthorize(super::refresh::INTERRUPTED));
+            }
+        }
         let Some(refresh_token) = record.refresh_token.clone() else {
-            self.expire(key, &version, &record, "no refresh token is held")
+            self.core
+                .expire(key, &version, &record, "no refresh token is held")
                 .await;
             return Err(OAuthError::reauthorize("no refresh token is held"));
         };
-        let secret = self.store.client_secret(connection)?;
+        let secret = store.client_secret(connection)?;
         self.refreshes.fetch_add(1, Ordering::Relaxed);
-        let id_hash = self.store.audit_id(identifier);
-        let outcome = self
-            .client
-            .refresh(settings, secret.as_str(), &refresh_token)
-            .await;
-        drop(zeroize::Zeroizing::new(refresh_token));
-        match outcome {
-            Ok(grant) => {
-                let next = self.refreshed(&record, grant, settings);
-                match self
-                    .store
-                    .write_if(connection, identifier, Some(&version), &next)
-                    .await
-                {
-                    Ok(true) => {
-                        tracing::info!(connection, account = %id_hash, generation = next.generation, "token refreshed");
-                        let token = token_of(&next).ok_or_else(|| {
-                            OAuthError::Internal("refreshed record lost its token".into())
-                        })?;
-                        self.remember(key, &token);
-                        Ok(token)
-                    }
-                    Ok(false) => self.after_conflict(key),
-                    Err(e) => {
-                        // TR-5: the old refresh token may be dead; never loop on it.
-                        tracing::error!(connection, account = %id_hash, error = %e, "refreshed tokens could not be stored");
-                        self.unwritable
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .insert(key.clone());
-                        self.expire(
-                            key,
-                            &version,
-                            &record,
-                            "refreshed tokens could not be stored",
-                        )
-                        .await;
-                        Err(OAuthError::reauthorize(
-                            "the refreshed token could not be stored",
-                        ))
-                    }
-                }
-            }
-            Err(TokenCallError::InvalidGrant) => {
-                // TR-6: another writer may have rotated the token since we read it.
-                if let Some((now_version, now_record)) = self.store.read(connection, identifier)? {
-                    if now_version != version && now_record.status == AccountStatus::Active {
-                        if let Some(token) = token_of(&now_record) {
-                            self.remember(key, &token);
-                            return Ok(token);
-                        }
-                    }
-                }
-                tracing::warn!(connection, account = %id_hash, "refresh token rejected; account expired");
-                self.expire(
-                    key,
-                    &version,
-                    &record,
-                    "Snowflake rejected the refresh token (invalid_grant)",
-                )
-                .await;
-                Err(OAuthError::reauthorize(
-                    "Snowflake rejected the refresh token",
-                ))
-            }
-            Err(TokenCallError::InvalidClient) => Err(OAuthError::ClientRejected),
-            Err(TokenCallError::Rejected(code, status)) => Err(OAuthError::Upstream(format!(
-                "Snowflake's token endpoint refused the refresh ({status} {code})"
-            ))),
-            Err(TokenCallError::Unavailable(why)) => Err(OAuthError::Upstream(why)),
-        }
+        let job = Job {
+            core: self.core.clone(),
+            settings: settings.clone(),
+            key: key.clone(),
+            version,
+            record,
+            refresh_token: zeroize::Zeroizing::new(refresh_token),
+            secret,
+            rotating,
+        };
+        // A spawned task is not cancelled when this caller is (a client that disconnects drops
+        // its handler's future): the refresh always reaches a stored outcome, under the lock.
+        tokio::spawn(job.run(guard).instrument(tracing::Span::current()))
+            .await
+            .unwrap_or_else(|_| Err(OAuthError::Internal("the refresh task failed".into())))
     }
 
     fn is_unwritable(&self, key: &Key) -> bool {
-        self.unwritable
+        self.core
+            .unwritable
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .contains(key)
+    }
+}
+
+impl Core {
+    pub(super) fn remember(&self, key: &Key, token: &AccessToken) {
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        cache.insert(key.clone(), token.clone());
+    }
+
+    pub(super) fn evict(&self, key: &Key) {
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        cache.remove(key);
     }
 
     pub(super) fn refreshed(
@@ -304,7 +287,7 @@ impl TokenManager {
 
     /// The record changed under a held lock (only a writer without the lock could do that):
     /// answer from whatever is stored now.
-    fn after_conflict(&self, key: &Key) -> Result<AccessToken, OAuthError> {
+    pub(super) fn after_conflict(&self, key: &Key) -> Result<AccessToken, OAuthError> {
         let (_, record) = self
             .store
             .read(&key.0, &key.1)?
@@ -315,15 +298,15 @@ impl TokenManager {
         Ok(token)
     }
 
-    /// Marks the account `expired` (tokens forgotten). Best effort: a failed write is logged and
-    /// the in-memory guard still stops refreshes.
-    async fn expire(
+    /// Marks the account `expired` (tokens forgotten); `true` once that is stored. Best effort: a
+    /// failed write is logged and the in-memory guard still stops refreshes.
+    pub(super) async fn expire(
         &self,
         key: &Key,
         version: &crate::vault::Version,
         record: &AccountRecord,
         why: &str,
-    ) {
+    ) -> bool {
         self.evict(key);
         let mut next = record.clone();
         next.status = AccountStatus::Expired;
@@ -331,17 +314,21 @@ impl TokenManager {
         next.last_error = Some(format!("{why}; create a new authorization link"));
         next.updated_at = self.clock.now();
         next.generation += 1;
-        if let Err(e) = self
+        match self
             .store
             .write_if(&key.0, &key.1, Some(version), &next)
             .await
         {
-            tracing::error!(connection = %key.0, error = %e, "could not mark the account expired");
+            Ok(stored) => stored,
+            Err(e) => {
+                tracing::error!(connection = %key.0, error = %e, "could not mark the account expired");
+                false
+            }
         }
     }
 }
 
-fn check_status(
+pub(super) fn check_status(
     connection: &str,
     identifier: &str,
     record: &AccountRecord,

@@ -85,6 +85,12 @@ impl SimControl {
         lock(&self.state.tokens).revoke_refresh(0, user)
     }
 
+    /// Whether Snowflake would still accept `refresh_token` (known, unused, unexpired), without
+    /// spending it: crash tests check that the broker holds no dead token.
+    pub fn refresh_token_usable(&self, refresh_token: &str) -> bool {
+        lock(&self.state.tokens).refresh_usable(refresh_token)
+    }
+
     /// Lifetimes of tokens issued from now on (`None` leaves a value unchanged; the refresh
     /// lifetime overrides every integration's validity).
     pub fn set_token_lifetimes(&self, access_secs: Option<u64>, refresh_secs: Option<u64>) {

@@ -296,6 +296,13 @@ impl TokenStore {
         })
     }
 
+    /// Whether `token` would be accepted by a refresh now: known, not yet used, not expired.
+    pub fn refresh_usable(&self, token: &str) -> bool {
+        self.refresh
+            .get(token)
+            .is_some_and(|r| r.state == RefreshState::Active && r.expires_at > now_secs())
+    }
+
     /// The user NAME a refresh token belongs to, if the token is known.
     pub fn refresh_owner(&self, token: &str) -> Option<String> {
         self.refresh.get(token).map(|r| r.grant.user.clone())

@@ -38,6 +38,14 @@ impl BrokerSpec {
             ],
         }
     }
+
+    /// Opens the (stopped) broker's vault in this process.
+    pub async fn open_vault(&self) -> icebroker::vault::Vault {
+        let master = icebroker::vault::MasterKey::from_base64(&self.master_key).unwrap();
+        icebroker::startup::open_vault_with(&self.data_dir, master)
+            .await
+            .expect("the vault opens after the broker stopped")
+    }
 }
 
 /// A running broker child.
@@ -108,6 +116,12 @@ impl Broker {
             .status()
             .unwrap();
         assert!(status.success());
+    }
+
+    /// `kill -9`: no handler runs, nothing is flushed that was not flushed already.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 
     /// Waits for the process to exit, at most `limit`.

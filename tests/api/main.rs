@@ -5,6 +5,7 @@
 mod api_keys;
 mod canary;
 mod cli;
+mod crash;
 mod crash_broker;
 mod errors;
 mod health;
