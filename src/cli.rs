@@ -57,6 +57,9 @@ pub enum Command {
     },
     /// Print the version.
     Version,
+    /// Print the SQL an admin runs in Snowflake: `sql list`, or `sql <template> [--connection
+    /// NAME] [--set NAME=VALUE]…` (templates in sql/, embedded).
+    Sql(crate::sqltpl::cli::SqlArgs),
 }
 
 /// `icebroker api-key …`.
@@ -126,6 +129,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         println!("{}", key.expose());
         return Ok(());
     }
+    if let Command::Sql(args) = command {
+        return crate::sqltpl::cli::run(cli.config.as_deref(), args);
+    }
     if let Command::Snowsim {
         port,
         sim_config,
@@ -154,7 +160,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Vault(VaultCommand::RotateKey { keep_old }) => {
                 rotate_key(settings, !keep_old).await
             }
-            Command::Version | Command::Snowsim { .. } => Ok(()),
+            Command::Version | Command::Snowsim { .. } | Command::Sql(_) => Ok(()),
         }
     })
 }

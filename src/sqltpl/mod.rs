@@ -14,6 +14,7 @@
 //! let text = sqltpl::render("keypair_desc_user", &values)?;
 //! ```
 
+pub mod cli;
 pub mod kind;
 pub mod template;
 pub mod values;

@@ -112,8 +112,9 @@ pub fn for_connection(connection: &Connection, public_url: Option<&str>) -> Valu
         ("database", &d.database),
         ("schema", &d.schema),
     ] {
+        // Stored exactly as Snowflake stores the name, so written exactly (no case folding).
         if let Some(value) = value {
-            v.set_derived(key, value.as_str());
+            v.set_derived(key, format!("\"{}\"", value.replace('"', "\"\"")));
         }
     }
     if let Some(k) = &connection.keypair {

@@ -21,5 +21,8 @@ mod openapi;
 mod proxy;
 mod shutdown;
 mod sim;
+mod sql_templates;
+mod sql_templates_cli;
+mod sql_templates_e2e;
 mod startup;
 mod stub;

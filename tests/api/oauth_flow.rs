@@ -180,6 +180,13 @@ async fn accounts_are_listed_by_status_and_disconnect_returns_the_revoke_sql() {
         "ALTER USER \"JSMITH\" REMOVE DELEGATED AUTHORIZATIONS FROM SECURITY INTEGRATION \
          ICEBROKER_SALES;"
     );
+    // Run as the Snowflake admin would: the consent disappears in Snowflake (snowsim) too.
+    let show = "SHOW DELEGATED AUTHORIZATIONS BY USER JSMITH";
+    let before = crate::sim::run_admin_sql(&env.sim, show).await.to_string();
+    assert!(before.contains("ICEBROKER_SALES"), "{before}");
+    crate::sim::run_admin_sql(&env.sim, body["revoke_sql"].as_str().unwrap()).await;
+    let after = crate::sim::run_admin_sql(&env.sim, show).await.to_string();
+    assert!(!after.contains("ICEBROKER_SALES"), "{after}");
     let conn = env.connection("sales");
     let err = env.state.oauth.tokens().access_token(&conn, "alice").await;
     assert!(matches!(

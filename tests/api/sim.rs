@@ -35,25 +35,7 @@ pub async fn spawn_with_config(config: SimConfig) -> SimEnv {
 impl SimEnv {
     /// Runs `sql` in snowsim as user ADMIN with role ACCOUNTADMIN; returns the result body.
     pub async fn admin_sql(&self, sql: &str) -> Value {
-        let token = self
-            .sim
-            .control()
-            .mint_access_token("ADMIN", Some("ACCOUNTADMIN"))
-            .unwrap();
-        let res = reqwest::Client::new()
-            .post(format!("{}/api/v2/statements", self.sim.base_url()))
-            .bearer_auth(token)
-            .header("X-Snowflake-Authorization-Token-Type", "OAUTH")
-            .header("User-Agent", "icebroker-tests/1.0")
-            .header("Accept", "application/json")
-            .json(&json!({ "statement": sql }))
-            .send()
-            .await
-            .unwrap();
-        let status = res.status();
-        let body: Value = res.json().await.unwrap();
-        assert_eq!(status, 200, "admin SQL {sql:?} failed: {body}");
-        body
+        run_admin_sql(&self.sim, sql).await
     }
 
     /// Creates a keypair connection `name` for JSMITH on the demo account; returns the body.
@@ -133,4 +115,27 @@ impl SimEnv {
             .await
             .unwrap()
     }
+}
+
+/// Runs `sql` in `sim` as user ADMIN with role ACCOUNTADMIN (as a Snowflake admin pastes it);
+/// asserts success and returns the result body.
+pub async fn run_admin_sql(sim: &RunningSnowSim, sql: &str) -> Value {
+    let token = sim
+        .control()
+        .mint_access_token("ADMIN", Some("ACCOUNTADMIN"))
+        .unwrap();
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/v2/statements", sim.base_url()))
+        .bearer_auth(token)
+        .header("X-Snowflake-Authorization-Token-Type", "OAUTH")
+        .header("User-Agent", "icebroker-tests/1.0")
+        .header("Accept", "application/json")
+        .json(&json!({ "statement": sql }))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(status, 200, "admin SQL {sql:?} failed: {body}");
+    body
 }
