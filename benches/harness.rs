@@ -757,8 +757,8 @@ async fn vault_section() -> Result<(), BoxError> {
         n as f64 / put_time.as_secs_f64()
     );
     println!(
-        "| … plus the final flush | {:.1} s |",
-        insert_time.as_secs_f64()
+        "| the one flush after them | {:.2} s |",
+        (insert_time - put_time).as_secs_f64()
     );
     for (name, (p50, p99, max)) in ["cold (store read, open, decode)", "cached"]
         .iter()
