@@ -73,6 +73,13 @@ pub enum ErrorCode {
     ServiceUnavailable,
     /// A bug or an unexpected failure; details are in the log under the request id.
     Internal,
+    /// A tool's input failed validation; the message names the field.
+    InvalidToolInput,
+    /// No tool with that name (`GET /v1/tools` lists them).
+    ToolNotFound,
+    /// Snowflake ran the statement and it failed (or refused it); Snowflake's code, SQLSTATE
+    /// and message are in the message.
+    StatementFailed,
 }
 
 impl ErrorCode {
@@ -107,6 +114,9 @@ impl ErrorCode {
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::InvalidToolInput => StatusCode::BAD_REQUEST,
+            Self::ToolNotFound => StatusCode::NOT_FOUND,
+            Self::StatementFailed => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 
@@ -158,6 +168,9 @@ impl ErrorCode {
             Self::RateLimited => "rate_limited",
             Self::ServiceUnavailable => "service_unavailable",
             Self::Internal => "internal",
+            Self::InvalidToolInput => "invalid_tool_input",
+            Self::ToolNotFound => "tool_not_found",
+            Self::StatementFailed => "statement_failed",
         }
     }
 }
@@ -291,6 +304,9 @@ mod tests {
             ErrorCode::RateLimited,
             ErrorCode::ServiceUnavailable,
             ErrorCode::Internal,
+            ErrorCode::InvalidToolInput,
+            ErrorCode::ToolNotFound,
+            ErrorCode::StatementFailed,
         ];
         let names: std::collections::HashSet<_> = all.iter().map(|c| c.as_str()).collect();
         assert_eq!(names.len(), all.len());

@@ -1,6 +1,7 @@
 //! The SQL API proxy: forwards `/api/v2/statements` calls to a connection's Snowflake account
 //! on behalf of a service (keypair) or an end user (OAuth), streaming answers back.
 
+pub mod access;
 pub mod forward;
 pub mod request;
 

@@ -10,6 +10,7 @@ pub mod oauth_accounts;
 pub mod openapi;
 pub mod proxy;
 pub mod proxy_errors;
+pub mod tools;
 
 use actix_web::{web, Resource};
 
@@ -97,5 +98,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         resource("/oauth/callback/{connection}").route(web::get().to(oauth::get_oauth_callback)),
     )
     .service(resource("/v1/actions/request").route(web::post().to(proxy::post_action_request)))
-    .service(resource("/v1/audit").route(web::get().to(audit::get_audit)));
+    .service(resource("/v1/audit").route(web::get().to(audit::get_audit)))
+    .service(resource("/v1/tools").route(web::get().to(tools::get_tools)))
+    .service(resource("/v1/tools/execute").route(web::post().to(tools::post_execute)));
 }

@@ -75,6 +75,8 @@ impl Modify for BearerAuth {
         crate::routes::proxy::post_user_cancel,
         crate::routes::audit::get_audit,
         crate::routes::proxy::post_action_request,
+        crate::routes::tools::get_tools,
+        crate::routes::tools::post_execute,
         get_openapi,
     ),
     components(schemas(ErrorEnvelope, ErrorDetail)),

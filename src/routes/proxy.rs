@@ -417,13 +417,7 @@ fn authorize(
     caller: &ServiceCaller,
     name: &str,
 ) -> Result<std::sync::Arc<Connection>, AppError> {
-    if !caller.0.allows_connection(name) {
-        return Err(AppError::new(
-            ErrorCode::Forbidden,
-            format!("this API key may not use connection {name:?}"),
-        ));
-    }
-    state.connections.usable(name).map_err(map_error)
+    crate::proxy::access::usable_connection(state, &caller.0, name)
 }
 
 fn accepts_gzip(req: &HttpRequest) -> bool {

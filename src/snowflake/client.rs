@@ -66,6 +66,9 @@ pub struct SubmitOptions {
     pub asynchronous: bool,
     /// `false` sends `nullable=false` (SQL NULL as the string `"null"`); default `true`.
     pub nullable: bool,
+    /// `retry=true` from the first attempt on: the caller is resubmitting an earlier
+    /// `request_id` (Snowflake does not execute it again if it already succeeded, TR-10).
+    pub retry: bool,
 }
 
 impl Default for SubmitOptions {
@@ -74,6 +77,7 @@ impl Default for SubmitOptions {
             request_id: None,
             asynchronous: false,
             nullable: true,
+            retry: false,
         }
     }
 }
@@ -153,6 +157,9 @@ impl SqlApiClient {
         if !options.nullable {
             query.push(("nullable", "false".to_owned()));
         }
+        if options.retry {
+            query.push(("retry", "true".to_owned()));
+        }
         let call = Call {
             method: Method::POST,
             path: STATEMENTS.to_owned(),
@@ -172,7 +179,20 @@ impl SqlApiClient {
         credential: &Credential,
         handle: &StatementHandle,
     ) -> Result<Submitted, SnowflakeError> {
-        let reply = self.send(credential, get_call(handle, Vec::new())).await?;
+        self.status_for(credential, handle, None).await
+    }
+
+    /// [`status`](Self::status) with the caller's `requestId` in the query.
+    pub async fn status_for(
+        &self,
+        credential: &Credential,
+        handle: &StatementHandle,
+        request_id: Option<RequestId>,
+    ) -> Result<Submitted, SnowflakeError> {
+        let query = request_id
+            .map(|id| vec![("requestId", id.to_string())])
+            .unwrap_or_default();
+        let reply = self.send(credential, get_call(handle, query)).await?;
         submitted(reply)
     }
 
@@ -264,12 +284,24 @@ impl SqlApiClient {
         credential: &Credential,
         handle: &StatementHandle,
     ) -> Result<CancelStatus, SnowflakeError> {
+        self.cancel_for(credential, handle, None).await
+    }
+
+    /// [`cancel`](Self::cancel) with the caller's `requestId` in the query.
+    pub async fn cancel_for(
+        &self,
+        credential: &Credential,
+        handle: &StatementHandle,
+        request_id: Option<RequestId>,
+    ) -> Result<CancelStatus, SnowflakeError> {
         let call = Call {
             method: Method::POST,
             path: format!("{STATEMENTS}/{handle}/cancel"),
             pattern: "/api/v2/statements/{handle}/cancel",
             handle: Some(handle.as_str()),
-            query: Vec::new(),
+            query: request_id
+                .map(|id| vec![("requestId", id.to_string())])
+                .unwrap_or_default(),
             body: None,
             submit: false,
         };

@@ -103,6 +103,7 @@ async fn submit_sends_exact_headers_query_and_body() {
         request_id: Some(request_id),
         asynchronous: true,
         nullable: false,
+        retry: false,
     };
 
     let answer = client(&stub)

@@ -116,7 +116,7 @@ impl SqlApiClient {
             for (key, value) in &call.query {
                 pairs.append_pair(key, value);
             }
-            if call.submit && attempt > 1 {
+            if call.submit && attempt > 1 && !call.query.iter().any(|(k, _)| *k == "retry") {
                 pairs.append_pair("retry", "true");
             }
         }

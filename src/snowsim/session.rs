@@ -162,6 +162,11 @@ pub fn build_submission(
             warehouse,
             database,
             schema,
+            available_roles: {
+                let mut roles = live.effective_roles(user);
+                roles.sort();
+                roles
+            },
         },
         statements,
         multi,

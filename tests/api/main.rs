@@ -26,3 +26,4 @@ mod sql_templates_cli;
 mod sql_templates_e2e;
 mod startup;
 mod stub;
+mod tools;

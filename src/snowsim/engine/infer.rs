@@ -651,6 +651,7 @@ impl<'n, 'a> Infer<'n, 'a> {
             "STDDEV" | "VARIANCE" | "STDDEV_SAMP" | "VAR_SAMP" => c(Some(SfType::Real), true),
             "CURRENT_USER"
             | "CURRENT_ROLE"
+            | "CURRENT_AVAILABLE_ROLES"
             | "CURRENT_ACCOUNT"
             | "CURRENT_WAREHOUSE"
             | "CURRENT_DATABASE"
@@ -694,6 +695,8 @@ impl<'n, 'a> Infer<'n, 'a> {
                 c(fixed(p, s), any_null)
             }
             "TO_DOUBLE" => c(Some(SfType::Real), any_null),
+            "PARSE_JSON" => c(Some(SfType::Variant), any_null),
+            "TO_BINARY" => c(Some(SfType::Binary { length: 8_388_608 }), any_null),
             "TO_BOOLEAN" => c(Some(SfType::Boolean), any_null),
             "TO_CHAR" | "TO_VARCHAR" | "UUID_STRING" | "SYSTEM$WAIT" | "LISTAGG" => {
                 c(text, any_null)

@@ -45,6 +45,9 @@ pub struct SessionContext {
     pub warehouse: Option<String>,
     pub database: Option<String>,
     pub schema: Option<String>,
+    /// Every role the user can activate (granted, inherited, PUBLIC), sorted: what
+    /// `CURRENT_AVAILABLE_ROLES()` lists.
+    pub available_roles: Vec<String>,
 }
 
 /// One bind variable of the SQL API: `{"type": "FIXED", "value": "123"}`.

@@ -254,6 +254,11 @@ impl<'n, 'a> Rewriter<'n, 'a> {
         Some(match name.as_str() {
             "CURRENT_USER" => lit(&ctx.user),
             "CURRENT_ROLE" => lit(&ctx.role),
+            // Snowflake: a VARCHAR holding a JSON array of role names.
+            "CURRENT_AVAILABLE_ROLES" => {
+                lit(&serde_json::to_string(&ctx.available_roles)
+                    .unwrap_or_else(|_| "[]".to_owned()))
+            }
             "CURRENT_ACCOUNT" | "CURRENT_ACCOUNT_NAME" => lit(&ctx.account),
             "CURRENT_WAREHOUSE" => s(&ctx.warehouse),
             "CURRENT_DATABASE" => s(&ctx.database),
@@ -288,6 +293,11 @@ impl<'n, 'a> Rewriter<'n, 'a> {
                 vec![arg(0), a.get(2).cloned().unwrap_or_else(|| num(0))],
             ),
             "TO_DOUBLE" => call("sf_to_double", vec![arg(0)]),
+            // SQLite's json() validates (and compacts) like Snowflake's parser; malformed input
+            // is an error in both.
+            "PARSE_JSON" => call("json", vec![arg(0)]),
+            // Only the default HEX format; other formats stay unknown rather than wrong.
+            "TO_BINARY" if a.len() == 1 || is_hex_format(a.get(1)) => call("unhex", vec![arg(0)]),
             "TO_BOOLEAN" => call("sf_to_boolean", vec![arg(0)]),
             "TO_CHAR" | "TO_VARCHAR" => call("sf_to_char", vec![arg(0)]),
             "IFF" => renamed("iif"),
@@ -486,4 +496,12 @@ pub fn cte_names<V: VisitMut>(stmt: &mut V) -> HashSet<String> {
     let mut c = C(HashSet::new());
     let _ = stmt.visit(&mut c);
     c.0
+}
+
+/// Whether a TO_BINARY format argument is the literal `'HEX'` (any case).
+fn is_hex_format(arg: Option<&Expr>) -> bool {
+    matches!(
+        arg,
+        Some(Expr::Value(v)) if matches!(&v.value, sqlparser::ast::Value::SingleQuotedString(s) if s.eq_ignore_ascii_case("HEX"))
+    )
 }

@@ -59,6 +59,7 @@ fn ctx() -> SessionContext {
         warehouse: Some("COMPUTE_WH".into()),
         database: Some("SNOWFLAKE_SAMPLE_DATA".into()),
         schema: Some("TPCH_SF1".into()),
+        available_roles: vec!["ANALYST".into(), "PUBLIC".into()],
     }
 }
 
@@ -735,4 +736,23 @@ fn select_one_cost_micro_measure() {
     }
     let per = start.elapsed() / n;
     eprintln!("SELECT 1: {per:?} per statement in the engine ({n} runs, debug build)");
+}
+
+#[test]
+fn current_available_roles_is_a_json_array_of_the_users_roles() {
+    let r = ok("SELECT CURRENT_AVAILABLE_ROLES() AS ROLES");
+    assert_eq!(r.columns[0].kind, "text");
+    assert_eq!(cell(&r).as_deref(), Some(r#"["ANALYST","PUBLIC"]"#));
+}
+
+#[test]
+fn parse_json_gives_a_variant_and_to_binary_a_binary() {
+    let r = ok("SELECT PARSE_JSON('{\"a\": [1, 2]}') AS V, TO_BINARY('abcd', 'HEX') AS B, TO_BINARY('00FF') AS C");
+    assert_eq!(r.columns[0].kind, "variant");
+    assert_eq!(r.columns[1].kind, "binary");
+    let v: serde_json::Value = serde_json::from_str(r.rows[0][0].as_deref().unwrap()).unwrap();
+    assert_eq!(v, serde_json::json!({"a": [1, 2]}));
+    assert_eq!(r.rows[0][1].as_deref(), Some("ABCD"));
+    assert_eq!(r.rows[0][2].as_deref(), Some("00FF"));
+    assert!(run("SELECT PARSE_JSON('{oops')", &[]).is_err());
 }
