@@ -27,3 +27,5 @@ mod sql_templates_e2e;
 mod startup;
 mod stub;
 mod tools;
+mod tools_catalog;
+mod tools_security;
