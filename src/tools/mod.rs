@@ -61,7 +61,8 @@ pub struct ToolRequest {
     pub connection_name: String,
     /// The end user (required for OAuth connections; recorded in the audit log for keypair ones).
     pub identifier: Option<String>,
-    /// The tool's input (`null` is taken as `{}`).
+    /// The tool's input (`null` or absent is taken as `{}`).
+    #[serde(default)]
     pub tool_input: Value,
 }
 

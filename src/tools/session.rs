@@ -389,10 +389,22 @@ pub fn snowflake_error(connection: &Connection, err: SnowflakeError) -> AppError
             }
             AppError::new(ErrorCode::StatementFailed, text)
         }
-        SnowflakeError::Rejected { .. } => {
-            AppError::new(ErrorCode::StatementFailed, err.to_string())
-        }
-        SnowflakeError::Auth { .. } => {
+        SnowflakeError::Rejected {
+            status,
+            code,
+            message,
+        } => AppError::new(
+            ErrorCode::StatementFailed,
+            format!(
+                "Snowflake rejected the request ({status}, code {}): {message}",
+                code.as_deref().unwrap_or("?")
+            ),
+        ),
+        SnowflakeError::Auth {
+            status,
+            code,
+            message,
+        } => {
             let hint = match connection.kind {
                 ConnectionKind::Keypair => crate::connections::probe::hint_for(&err, connection),
                 ConnectionKind::Oauth => Some(
@@ -401,7 +413,10 @@ pub fn snowflake_error(connection: &Connection, err: SnowflakeError) -> AppError
                         .to_owned(),
                 ),
             };
-            let mut text = err.to_string();
+            let mut text = format!(
+                "Snowflake refused the credential ({status}, code {}): {message}",
+                code.as_deref().unwrap_or("?")
+            );
             if let Some(hint) = hint {
                 text.push_str("; ");
                 text.push_str(&hint);
