@@ -368,9 +368,13 @@ fn typed(
 /// test's hint), 429 → `rate_limited`, the rest → `upstream_unavailable`.
 pub fn snowflake_error(connection: &Connection, err: SnowflakeError) -> AppError {
     match &err {
-        SnowflakeError::Statement { status: 408, .. } => AppError::new(
+        SnowflakeError::Statement {
+            status: 408,
+            message,
+            ..
+        } => AppError::new(
             ErrorCode::StatementTimeout,
-            format!("the statement exceeded its timeout and was cancelled ({err})"),
+            format!("the statement exceeded its timeout and was cancelled: {message}"),
         ),
         SnowflakeError::Statement {
             code,
@@ -429,5 +433,101 @@ pub fn snowflake_error(connection: &Connection, err: SnowflakeError) -> AppError
         SnowflakeError::Timeout => AppError::new(ErrorCode::StatementTimeout, err.to_string()),
         SnowflakeError::Invalid(_) => AppError::internal(err),
         _ => AppError::new(ErrorCode::UpstreamUnavailable, err.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connections::{ConnectionStatus, Defaults};
+
+    fn connection(kind: ConnectionKind) -> Connection {
+        Connection {
+            name: "c".into(),
+            kind,
+            account: "xy12345".into(),
+            account_claim: "XY12345".into(),
+            base_url: "https://xy12345.snowflakecomputing.com".into(),
+            defaults: Defaults::default(),
+            status: ConnectionStatus::Connected,
+            keypair: None,
+            oauth: None,
+            last_test: None,
+            status_before_disable: None,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn snowflake_failures_map_to_the_api_codes() {
+        let handle = StatementHandle::parse("01b03285-0001-dea1-003d-b087000ca9be").unwrap();
+        let statement = |status| SnowflakeError::Statement {
+            status,
+            code: Some("000904".into()),
+            sql_state: Some("42000".into()),
+            message: "invalid identifier 'NOPE'".into(),
+            statement_handle: Some(handle.clone()),
+        };
+        let c = connection(ConnectionKind::Keypair);
+        let cases = [
+            (statement(422), ErrorCode::StatementFailed),
+            (statement(408), ErrorCode::StatementTimeout),
+            (
+                SnowflakeError::Auth {
+                    status: 401,
+                    code: Some("390144".into()),
+                    message: "JWT token is invalid.".into(),
+                },
+                ErrorCode::SnowflakeAuthFailed,
+            ),
+            (
+                SnowflakeError::Rejected {
+                    status: 400,
+                    code: Some("390142".into()),
+                    message: "Incoming request does not contain a valid payload.".into(),
+                },
+                ErrorCode::StatementFailed,
+            ),
+            (
+                SnowflakeError::RateLimited { retry_after: None },
+                ErrorCode::RateLimited,
+            ),
+            (
+                SnowflakeError::Unavailable { status: 503 },
+                ErrorCode::UpstreamUnavailable,
+            ),
+            (SnowflakeError::Timeout, ErrorCode::StatementTimeout),
+            (
+                SnowflakeError::Protocol("bad body".into()),
+                ErrorCode::UpstreamUnavailable,
+            ),
+            (SnowflakeError::Invalid("x"), ErrorCode::Internal),
+        ];
+        for (err, want) in cases {
+            let shown = err.to_string();
+            let mapped = snowflake_error(&c, err);
+            assert_eq!(mapped.code(), want, "{shown}");
+            assert!(!mapped.message().contains("Some("), "{}", mapped.message());
+        }
+        let failed = snowflake_error(&c, statement(422));
+        assert_eq!(
+            failed.message(),
+            "Snowflake error 000904 (SQLSTATE 42000): invalid identifier 'NOPE' \
+             [statement_handle 01b03285-0001-dea1-003d-b087000ca9be]"
+        );
+        let oauth = snowflake_error(
+            &connection(ConnectionKind::Oauth),
+            SnowflakeError::Auth {
+                status: 401,
+                code: Some("390303".into()),
+                message: "Invalid OAuth access token.".into(),
+            },
+        );
+        assert!(
+            oauth.message().contains("authorize again"),
+            "{}",
+            oauth.message()
+        );
     }
 }
