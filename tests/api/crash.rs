@@ -10,7 +10,9 @@
 //!   `status=connected` is connected, every connection and API key answered 201 exists;
 //! - no account holds a refresh token snowsim no longer accepts, except one whose refresh was
 //!   cut off mid-flight (its in-flight marker names the record's generation), and the restarted
-//!   broker has expired exactly those (`reauthorization_required`) before serving.
+//!   broker has expired exactly those (`reauthorization_required`) before serving;
+//! - accounts of a connection with reusable refresh tokens (`reuse`) are refreshed under the same
+//!   kills and are never expired: their token survives an interrupted refresh.
 //!
 //! The default run is [`FAST_CYCLES`] cycles; `CRASH_CYCLES=100 cargo nextest run --test api
 //! crash` runs the issue's 100. (Not `ICEBROKER_*`: the settings loader would reject it.)
@@ -28,14 +30,20 @@ use crate::crash_broker::{Broker, BrokerSpec};
 use crate::oauth_support::{browser, form_token, RETURN_URL};
 
 /// Cycles of the default (always-on) run.
-const FAST_CYCLES: usize = 25;
+const FAST_CYCLES: usize = 20;
 /// Accounts connected before the first kill, so every cycle has refreshes to cut.
 const SEED_ACCOUNTS: usize = 4;
+/// The connection with single-use (rotating) refresh tokens, and the one with reusable tokens.
+const ROTATING: &str = "sales";
+const REUSABLE: &str = "reuse";
+const REUSE_CLIENT_ID: &str = "cmV1c2FibGUtcmVmcmVzaC10b2tlbnM=";
+const REUSE_CLIENT_SECRET: &str = "cmV1c2Urc2VjcmV0L2Zvci9jcmFzaA==";
 
 /// What the broker acknowledged (answered 2xx for) before it was killed.
 #[derive(Default)]
 struct Acked {
-    accounts: Vec<String>,
+    /// `(connection, identifier)`.
+    accounts: Vec<Account>,
     connections: Vec<String>,
     keys: Vec<String>,
     refreshed_statements: u64,
@@ -69,11 +77,11 @@ impl Load {
 
     /// Link → snowsim login and consent as JSMITH → callback. `Some(())` only when the broker
     /// redirected to the app with `status=connected`.
-    async fn connect(&self, identifier: &str) -> Option<()> {
+    async fn connect(&self, connection: &str, identifier: &str) -> Option<()> {
         let res = self
             .http()
             .post(format!(
-                "{}/v1/connections/sales/authorization-links",
+                "{}/v1/connections/{connection}/authorization-links",
                 self.address
             ))
             .bearer_auth(&self.service_key)
@@ -126,12 +134,12 @@ impl Load {
         (target.starts_with(RETURN_URL) && target.contains("status=connected")).then_some(())
     }
 
-    /// One statement as `identifier`; `true` on 200.
-    async fn statement(&self, identifier: &str) -> bool {
+    /// One statement as `identifier` of `connection`; `true` on 200.
+    async fn statement(&self, connection: &str, identifier: &str) -> bool {
         let sent = self
             .http()
             .post(format!(
-                "{}/v1/connections/sales/accounts/{identifier}/api/v2/statements",
+                "{}/v1/connections/{connection}/accounts/{identifier}/api/v2/statements",
                 self.address
             ))
             .bearer_auth(&self.service_key)
@@ -141,13 +149,19 @@ impl Load {
         sent.is_ok_and(|r| r.status() == 200)
     }
 
-    /// `POST /v1/connections` (an OAuth connection: no key generation) → 201.
+    /// `POST /v1/connections` (an OAuth connection on the demo integration: no key generation)
+    /// → 201.
     async fn create_connection(&self, name: &str) -> bool {
+        self.create_oauth(name, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, true)
+            .await
+    }
+
+    async fn create_oauth(&self, name: &str, id: &str, secret: &str, single_use: bool) -> bool {
         let body = json!({
             "name": name, "kind": "oauth", "account": "xy12345.us-east-2.aws",
-            "host": self.sim_url, "client_id": DEMO_CLIENT_ID,
-            "client_secret": DEMO_CLIENT_SECRET, "scopes": ["session:role:ANALYST"],
-            "allowed_return_urls": [RETURN_URL], "single_use_refresh_tokens": true,
+            "host": self.sim_url, "client_id": id, "client_secret": secret,
+            "scopes": ["session:role:ANALYST"], "allowed_return_urls": [RETURN_URL],
+            "single_use_refresh_tokens": single_use,
         });
         let sent = self
             .http()
@@ -186,34 +200,36 @@ fn random_below(n: u64) -> u64 {
     u64::from_le_bytes(bytes) % n
 }
 
-/// Starts the load of one cycle: refresh rounds over `active`, new accounts, connections, keys.
+/// Starts the load of one cycle: refresh rounds over `refreshed`, new accounts, connections,
+/// keys.
 fn start_load(
     load: &Load,
     sim: &RunningSnowSim,
     cycle: usize,
-    active: &[String],
+    refreshed: &[Account],
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     let control = sim.control().clone();
-    let (l, ids) = (load.clone(), active.to_vec());
+    let (l, ids) = (load.clone(), refreshed.to_vec());
     tasks.push(tokio::spawn(async move {
         while !ids.is_empty() {
             // Every access token dies at snowsim; each statement's 401 makes the broker spend
             // the account's single-use refresh token.
             control.expire_access_tokens();
-            let rounds = ids.iter().map(|id| l.statement(id));
+            let rounds = ids.iter().map(|(c, id)| l.statement(c, id));
             let ok = futures_util::future::join_all(rounds).await;
             let refreshed = ok.iter().filter(|ok| **ok).count() as u64;
             l.acked.lock().unwrap().refreshed_statements += refreshed;
         }
     }));
-    for lane in 0..2 {
+    for (lane, connection) in [ROTATING, ROTATING, REUSABLE].into_iter().enumerate() {
         let l = load.clone();
         tasks.push(tokio::spawn(async move {
             for n in 0.. {
                 let id = format!("user-{cycle}-{lane}-{n}");
-                if l.connect(&id).await.is_some() {
-                    l.acked.lock().unwrap().accounts.push(id);
+                if l.connect(connection, &id).await.is_some() {
+                    let account = (connection.to_owned(), id);
+                    l.acked.lock().unwrap().accounts.push(account);
                 }
             }
         }));
@@ -233,24 +249,27 @@ fn start_load(
     tasks
 }
 
-/// The killed broker's vault, read in this process: `identifier → record` of connection `sales`
-/// and `identifier → marker generation`.
-async fn read_vault(spec: &BrokerSpec) -> (HashMap<String, Value>, HashMap<String, u64>) {
+/// `(connection, identifier)`.
+type Account = (String, String);
+
+/// The killed broker's vault, read in this process: every account record and every in-flight
+/// marker's generation.
+async fn read_vault(spec: &BrokerSpec) -> (HashMap<Account, Value>, HashMap<Account, u64>) {
     let vault = spec.open_vault().await;
+    let account = |slot: &icebroker::vault::Slot| {
+        (slot.connection().to_owned(), slot.identifier().to_owned())
+    };
     let mut records = HashMap::new();
-    for item in vault.scan("oauth_account", Some("sales")) {
+    for item in vault.scan("oauth_account", None) {
         let (slot, plain) = item.unwrap();
         let record: Value = serde_json::from_slice(plain.expose()).unwrap();
-        records.insert(slot.identifier().to_owned(), record);
+        records.insert(account(&slot), record);
     }
     let mut markers = HashMap::new();
-    for item in vault.scan("oauth_refresh", Some("sales")) {
+    for item in vault.scan("oauth_refresh", None) {
         let (slot, plain) = item.unwrap();
         let marker: Value = serde_json::from_slice(plain.expose()).unwrap();
-        markers.insert(
-            slot.identifier().to_owned(),
-            marker["generation"].as_u64().unwrap(),
-        );
+        markers.insert(account(&slot), marker["generation"].as_u64().unwrap());
     }
     (records, markers)
 }
@@ -293,7 +312,14 @@ async fn kill_9_during_token_writes_and_refreshes_loses_no_acknowledged_write_an
         &format!("{address}/oauth/callback/sales"),
     );
     integration.enforce_pkce = true;
-    config.accounts[0].integrations = vec![integration];
+    let mut reusable = OAuthIntegrationModel::new(
+        "ICEBROKER_REUSE",
+        REUSE_CLIENT_ID,
+        REUSE_CLIENT_SECRET,
+        &format!("{address}/oauth/callback/{REUSABLE}"),
+    );
+    reusable.enforce_pkce = true;
+    config.accounts[0].integrations = vec![integration, reusable];
     let sim = SnowSim::start(config, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -304,19 +330,28 @@ async fn kill_9_during_token_writes_and_refreshes_loses_no_acknowledged_write_an
         sim_url: sim.base_url(),
         acked: Arc::new(Mutex::new(Acked::default())),
     };
-    assert!(load.create_connection("sales").await);
+    assert!(load.create_connection(ROTATING).await);
+    assert!(
+        load.create_oauth(REUSABLE, REUSE_CLIENT_ID, REUSE_CLIENT_SECRET, false)
+            .await
+    );
     load.service_key = load.create_key().await.unwrap();
-    for n in 0..SEED_ACCOUNTS {
-        let id = format!("seed-{n}");
-        load.connect(&id).await.expect("seed account connects");
-        load.acked.lock().unwrap().accounts.push(id);
+    for connection in [ROTATING, REUSABLE] {
+        for n in 0..SEED_ACCOUNTS {
+            let id = format!("seed-{n}");
+            load.connect(connection, &id)
+                .await
+                .expect("seed account connects");
+            let account = (connection.to_owned(), id);
+            load.acked.lock().unwrap().accounts.push(account);
+        }
     }
 
     // Accounts whose refresh a kill cut off: the only ones allowed to end up expired.
-    let mut interrupted_all: BTreeSet<String> = BTreeSet::new();
+    let mut interrupted_all: BTreeSet<Account> = BTreeSet::new();
     let mut checked_accounts = 0;
     for cycle in 0..cycles {
-        let active: Vec<String> = {
+        let active: Vec<Account> = {
             let acked = load.acked.lock().unwrap();
             acked
                 .accounts
@@ -325,7 +360,18 @@ async fn kill_9_during_token_writes_and_refreshes_loses_no_acknowledged_write_an
                 .cloned()
                 .collect()
         };
-        let tasks = start_load(&load, &sim, cycle, &active);
+        // Refresh the newest few accounts of each kind: rounds stay short, so the kills land in
+        // refreshes rather than in a long queue of them.
+        let newest = |connection: &str, n: usize| {
+            let of_kind: Vec<&Account> = active.iter().filter(|a| a.0 == connection).collect();
+            of_kind[of_kind.len().saturating_sub(n)..].to_vec()
+        };
+        let refreshed: Vec<Account> = newest(ROTATING, SEED_ACCOUNTS)
+            .into_iter()
+            .chain(newest(REUSABLE, 2))
+            .cloned()
+            .collect();
+        let tasks = start_load(&load, &sim, cycle, &refreshed);
         // The load is under way once the broker acknowledged its first write of the cycle (a
         // freshly started debug build takes a while for that); the kill lands 0-60 ms later.
         let before = load.acked.lock().unwrap().total();
@@ -352,10 +398,10 @@ async fn kill_9_during_token_writes_and_refreshes_loses_no_acknowledged_write_an
         for id in &acked_accounts {
             let record = records
                 .get(id)
-                .unwrap_or_else(|| panic!("cycle {cycle}: acknowledged account {id} lost"));
+                .unwrap_or_else(|| panic!("cycle {cycle}: acknowledged account {id:?} lost"));
             assert_ne!(
                 record["status"], "pending",
-                "cycle {cycle}: acknowledged account {id} lost its tokens"
+                "cycle {cycle}: acknowledged account {id:?} lost its tokens"
             );
         }
         let mut interrupted = BTreeSet::new();
@@ -365,15 +411,16 @@ async fn kill_9_during_token_writes_and_refreshes_loses_no_acknowledged_write_an
             }
             checked_accounts += 1;
             let token = record["refresh_token"].as_str().unwrap_or_else(|| {
-                panic!("cycle {cycle}: active account {id} has no refresh token")
+                panic!("cycle {cycle}: active account {id:?} has no refresh token")
             });
             let generation = record["generation"].as_u64().unwrap();
             if markers.get(id) == Some(&generation) {
+                assert_eq!(id.0, ROTATING, "a marker for reusable tokens: {id:?}");
                 interrupted.insert(id.clone());
             } else {
                 assert!(
                     sim.control().refresh_token_usable(token),
-                    "cycle {cycle} (kill after {delay} ms): account {id} holds a refresh token \
+                    "cycle {cycle} (kill after {delay} ms): account {id:?} holds a refresh token \
                      snowsim already retired, with no interrupted refresh on record"
                 );
             }
@@ -384,21 +431,25 @@ async fn kill_9_during_token_writes_and_refreshes_loses_no_acknowledged_write_an
         // every acknowledged connection and key is there.
         broker = Broker::start(&spec);
         for id in &acked_accounts {
+            let (connection, identifier) = id;
             let res = get(
                 &address,
-                &format!("/v1/connections/sales/accounts/{id}"),
+                &format!("/v1/connections/{connection}/accounts/{identifier}"),
                 &load.service_key,
             )
             .await;
-            assert_eq!(res.status(), 200, "cycle {cycle}: account {id}");
+            assert_eq!(res.status(), 200, "cycle {cycle}: account {id:?}");
             let view: Value = res.json().await.unwrap();
             let status = view["status"].as_str().unwrap().to_owned();
             if interrupted_all.contains(id) {
-                assert_eq!(status, "expired", "cycle {cycle}: interrupted {id}: {view}");
+                assert_eq!(
+                    status, "expired",
+                    "cycle {cycle}: interrupted {id:?}: {view}"
+                );
                 assert!(view["last_error"].as_str().unwrap().contains("interrupted"));
             } else {
                 // Any other expiry would mean Snowflake refused a token the broker held.
-                assert_eq!(status, "active", "cycle {cycle}: {id}: {view}");
+                assert_eq!(status, "active", "cycle {cycle}: {id:?}: {view}");
             }
         }
         let (connections, keys) = {
@@ -429,12 +480,15 @@ async fn kill_9_during_token_writes_and_refreshes_loses_no_acknowledged_write_an
         // Interrupted refreshes expire accounts: keep enough active ones to refresh.
         let still_active = active
             .iter()
-            .filter(|id| !interrupted_all.contains(*id))
+            .filter(|id| id.0 == ROTATING && !interrupted_all.contains(*id))
             .count();
         for n in still_active..SEED_ACCOUNTS {
             let id = format!("refill-{cycle}-{n}");
-            load.connect(&id).await.expect("refill account connects");
-            load.acked.lock().unwrap().accounts.push(id);
+            load.connect(ROTATING, &id)
+                .await
+                .expect("refill account connects");
+            let account = (ROTATING.to_owned(), id);
+            load.acked.lock().unwrap().accounts.push(account);
         }
     }
     broker.terminate();
@@ -446,14 +500,16 @@ async fn kill_9_during_token_writes_and_refreshes_loses_no_acknowledged_write_an
     eprintln!(
         "crash harness: {cycles} kill -9 cycles in {:.1} s; acknowledged and found after every \
          restart: {} accounts, {} connections, {} API keys; {} statements served after a \
-         forced refresh; {} refreshes cut off mid-flight (accounts expired at restart, as \
-         designed); {} active-account token checks against snowsim, 0 dead tokens held",
+         forced refresh; {} refreshes of single-use tokens cut off mid-flight (accounts expired \
+         at restart, as designed), {} reusable-token accounts never expired; {} active-account \
+         token checks against snowsim, 0 dead tokens held",
         started.elapsed().as_secs_f64(),
         acked.accounts.len(),
         acked.connections.len(),
         acked.keys.len(),
         acked.refreshed_statements,
         interrupted_all.len(),
+        acked.accounts.iter().filter(|a| a.0 == REUSABLE).count(),
         checked_accounts,
     );
 }
