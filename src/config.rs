@@ -60,6 +60,12 @@ pub struct Settings {
     /// File holding `admin_key` (env `ICEBROKER_ADMIN_KEY_FILE`).
     #[serde(default)]
     pub admin_key_file: Option<PathBuf>,
+    /// Request-rate limits and the upstream concurrency cap.
+    #[serde(default)]
+    pub limits: LimitsSettings,
+    /// The `/metrics` endpoint.
+    #[serde(default)]
+    pub metrics: MetricsSettings,
 }
 
 /// `[server]`.
@@ -81,6 +87,13 @@ pub struct ServerSettings {
     pub keep_alive_secs: u64,
     /// Graceful-shutdown drain window in seconds.
     pub shutdown_timeout_secs: u64,
+    /// How long a client may take to send a request body, in seconds, counted from the start
+    /// of the request (slow-body guard; exceeded → 408 `request_timeout`, connection closed).
+    pub body_read_timeout_secs: u64,
+    /// Open connections per worker before new ones wait to be accepted.
+    pub max_connections: usize,
+    /// New connections per worker being set up at once (TLS handshakes) before others wait.
+    pub max_connection_rate: usize,
 }
 
 impl Default for ServerSettings {
@@ -93,6 +106,9 @@ impl Default for ServerSettings {
             header_read_timeout_secs: 10,
             keep_alive_secs: 60,
             shutdown_timeout_secs: 30,
+            body_read_timeout_secs: 30,
+            max_connections: 25_000,
+            max_connection_rate: 256,
         }
     }
 }
@@ -207,6 +223,37 @@ impl Default for ProxySettings {
     }
 }
 
+/// `[limits]`: applied to the SQL API proxy, tools and MCP. A rate or cap of 0 switches that
+/// limit off. Rates are requests per second; a burst is how many requests may arrive at once
+/// (0 = the rate). Over a rate → 429 `rate_limited`; over the cap → 429 `connection_busy`; both
+/// with `Retry-After`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSettings {
+    /// Requests per second per API key.
+    pub api_key_per_second: u32,
+    /// Burst per API key.
+    pub api_key_burst: u32,
+    /// Requests per second per end user: `(connection, identifier)` for OAuth connections and
+    /// `(connection, X-Icebroker-Identifier)` on keypair connections when that header is sent.
+    pub identifier_per_second: u32,
+    /// Burst per end user.
+    pub identifier_burst: u32,
+    /// Upstream requests in flight per connection.
+    pub connection_max_concurrent: u32,
+}
+
+/// `[metrics]`: `GET /metrics` (Prometheus/OpenMetrics text).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// Bearer token scrapers must send (env `ICEBROKER_METRICS__TOKEN`); unset = open.
+    #[serde(skip_serializing)]
+    pub token: Option<SecretString>,
+    /// File holding the token (env `ICEBROKER_METRICS__TOKEN_FILE`).
+    pub token_file: Option<PathBuf>,
+}
+
 impl Settings {
     /// Loads defaults, then `config_file` (if any), then the process environment.
     pub fn load(config_file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -244,6 +291,8 @@ impl Settings {
             master_key_file: None,
             admin_key: None,
             admin_key_file: None,
+            limits: LimitsSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 
@@ -258,6 +307,11 @@ impl Settings {
             return Err(ConfigError::Invalid(
                 "both ICEBROKER_ADMIN_KEY and ICEBROKER_ADMIN_KEY_FILE are set; give exactly one"
                     .into(),
+            ));
+        }
+        if self.metrics.token.is_some() && self.metrics.token_file.is_some() {
+            return Err(ConfigError::Invalid(
+                "both metrics.token and metrics.token_file are set; give exactly one".into(),
             ));
         }
         if self.server.json_limit_bytes == 0 {
@@ -296,6 +350,32 @@ impl Settings {
                 .map(|text| Some(SecretString::from(text.trim().to_owned()))),
             (None, None) => Ok(None),
         }
+    }
+}
+
+impl Settings {
+    /// The `/metrics` bearer token from `metrics.token` or `metrics.token_file`, if configured.
+    pub fn metrics_token(&self) -> Result<Option<SecretString>, ConfigError> {
+        let token = match (&self.metrics.token, &self.metrics.token_file) {
+            (Some(token), _) => secrecy::ExposeSecret::expose_secret(token)
+                .trim()
+                .to_owned(),
+            (None, Some(path)) => read_secret_file(path, "ICEBROKER_METRICS__TOKEN_FILE")?
+                .trim()
+                .to_owned(),
+            (None, None) => return Ok(None),
+        };
+        if token.is_empty() {
+            return Err(ConfigError::Invalid(
+                "the metrics token is empty; set a non-empty metrics.token or remove it".into(),
+            ));
+        }
+        Ok(Some(SecretString::from(token)))
+    }
+
+    /// Request-body read timeout as a [`Duration`].
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.server.body_read_timeout_secs)
     }
 }
 

@@ -80,6 +80,10 @@ pub enum ErrorCode {
     /// Snowflake ran the statement and it failed (or refused it); Snowflake's code, SQLSTATE
     /// and message are in the message.
     StatementFailed,
+    /// The connection already has its maximum of concurrent upstream requests in flight.
+    ConnectionBusy,
+    /// The client did not send the request body in time.
+    RequestTimeout,
 }
 
 impl ErrorCode {
@@ -117,6 +121,9 @@ impl ErrorCode {
             Self::InvalidToolInput => StatusCode::BAD_REQUEST,
             Self::ToolNotFound => StatusCode::NOT_FOUND,
             Self::StatementFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            // 429, not 503: the broker is healthy, and a 5xx would make load balancers eject it.
+            Self::ConnectionBusy => StatusCode::TOO_MANY_REQUESTS,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
         }
     }
 
@@ -171,6 +178,8 @@ impl ErrorCode {
             Self::InvalidToolInput => "invalid_tool_input",
             Self::ToolNotFound => "tool_not_found",
             Self::StatementFailed => "statement_failed",
+            Self::ConnectionBusy => "connection_busy",
+            Self::RequestTimeout => "request_timeout",
         }
     }
 }
@@ -181,6 +190,7 @@ pub struct AppError {
     code: ErrorCode,
     message: String,
     source: Option<anyhow::Error>,
+    retry_after_secs: Option<u64>,
 }
 
 impl AppError {
@@ -190,6 +200,7 @@ impl AppError {
             code,
             message: message.into(),
             source: None,
+            retry_after_secs: None,
         }
     }
 
@@ -199,6 +210,7 @@ impl AppError {
             code: ErrorCode::Internal,
             message: "internal error; quote the request_id when reporting it".to_owned(),
             source: Some(cause.into()),
+            retry_after_secs: None,
         }
     }
 
@@ -215,6 +227,12 @@ impl AppError {
     /// The internal cause, for the log only (never for a response body).
     pub fn cause(&self) -> Option<&anyhow::Error> {
         self.source.as_ref()
+    }
+
+    /// Adds a `Retry-After` header (whole seconds) to the response.
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
     }
 }
 
@@ -234,7 +252,14 @@ impl ResponseError for AppError {
             // Logged once, here at the edge, with its cause chain; never sent to the client.
             tracing::error!(error.code = self.code.as_str(), error.cause = %format!("{cause:#}"), "request failed");
         }
-        error_response(self.code, &self.message)
+        let mut response = error_response(self.code, &self.message);
+        if let Some(secs) = self.retry_after_secs {
+            response.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from(secs),
+            );
+        }
+        response
     }
 }
 
@@ -307,6 +332,8 @@ mod tests {
             ErrorCode::InvalidToolInput,
             ErrorCode::ToolNotFound,
             ErrorCode::StatementFailed,
+            ErrorCode::ConnectionBusy,
+            ErrorCode::RequestTimeout,
         ];
         let names: std::collections::HashSet<_> = all.iter().map(|c| c.as_str()).collect();
         assert_eq!(names.len(), all.len());

@@ -148,6 +148,13 @@ impl Application {
             clock,
             proxy_max_body: settings.proxy.max_body_bytes,
             audit,
+            metrics: Arc::new(crate::metrics::Metrics::new(
+                settings
+                    .metrics_token()
+                    .map_err(|e| StartupError::Config(e.to_string()))?,
+            )),
+            limits: crate::ratelimit::Limits::start(&settings.limits),
+            body_read_timeout: settings.body_read_timeout(),
         };
         let server = serve(listener, &settings, state.clone())?;
         // Registered before anyone can learn the port, so an early SIGTERM is never lost.
@@ -341,6 +348,8 @@ fn serve(
     .client_request_timeout(settings.header_read_timeout())
     .keep_alive(Duration::from_secs(settings.server.keep_alive_secs))
     .shutdown_timeout(settings.server.shutdown_timeout_secs)
+    .max_connections(settings.server.max_connections)
+    .max_connection_rate(settings.server.max_connection_rate)
     .disable_signals();
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);

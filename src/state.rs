@@ -27,4 +27,10 @@ pub struct AppState {
     pub proxy_max_body: usize,
     /// Audit log of proxied calls.
     pub audit: Arc<crate::audit::AuditLog>,
+    /// HTTP, upstream and scrape-token state of `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Request-rate limits and the upstream concurrency cap.
+    pub limits: Arc<crate::ratelimit::Limits>,
+    /// How long a client may take to send a request body.
+    pub body_read_timeout: std::time::Duration,
 }

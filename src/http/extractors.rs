@@ -24,6 +24,10 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
                 JsonPayloadError::Deserialize(e) => {
                     (ErrorCode::InvalidJson, format!("invalid JSON body: {e}"))
                 }
+                JsonPayloadError::Payload(e) if super::body_timeout::is_timeout(e) => {
+                    let err = super::body_timeout::read_error(e);
+                    (err.code(), err.message().to_owned())
+                }
                 JsonPayloadError::Serialize(_) => {
                     (ErrorCode::Internal, "could not encode the response".into())
                 }

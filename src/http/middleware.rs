@@ -1,48 +1,112 @@
 //! The request middleware: assigns the request id, logs one line per request (method, route
 //! pattern, status, latency, request id — never the query string, headers or body, because
-//! OAuth codes and states travel in query strings), and adds security headers.
+//! OAuth codes and states travel in query strings), records the request in `/metrics`, puts the
+//! body under its read deadline, and adds security headers.
+//!
+//! This is every request's hot path: metrics recording is a per-worker lookup (no lock, no
+//! allocation once a worker has seen a route/method/status) plus relaxed atomic adds.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::{ConnectionType, StatusCode};
 use actix_web::middleware::Next;
+use actix_web::web;
+use actix_web::HttpMessage as _;
 use tracing::Instrument;
 
+use super::body_timeout::Deadline;
 use super::request_id;
+use crate::metrics::{method_label, Histogram, Metrics};
+use crate::state::AppState;
 
 /// Paths remembered per worker before the cache starts over.
 const ROUTE_CACHE_CAP: usize = 4096;
 
-thread_local! {
-    /// path → route pattern, per worker thread: `match_pattern()` re-runs the router's regex
-    /// matching over the whole route map, ~10 % of a proxied request's CPU (BENCHMARKS.md).
-    static ROUTES: RefCell<HashMap<String, Rc<str>>> = RefCell::new(HashMap::new());
+/// `(metrics instance, method, status, series)`.
+type SeriesSlot = (u64, &'static str, u16, Arc<Histogram>);
+
+/// One route pattern on one worker, with the request series this worker has used for it.
+struct RouteEntry {
+    pattern: Box<str>,
+    /// `(metrics instance, method, status, series)`; a handful per route, scanned linearly.
+    series: RefCell<Vec<SeriesSlot>>,
 }
 
-/// The matched route's pattern (e.g. `/v1/connections/{name}/api/v2/statements`), never the
+impl RouteEntry {
+    fn record(&self, metrics: &Metrics, method: &'static str, status: u16, elapsed: Duration) {
+        let id = metrics.id();
+        {
+            let series = self.series.borrow();
+            let hit = series
+                .iter()
+                .find(|(i, m, s, _)| *i == id && *m == method && *s == status);
+            if let Some((_, _, _, histogram)) = hit {
+                histogram.observe(elapsed);
+                return;
+            }
+        }
+        let histogram = metrics.request_series(&self.pattern, method, status);
+        histogram.observe(elapsed);
+        self.series
+            .borrow_mut()
+            .push((id, method, status, histogram));
+    }
+}
+
+thread_local! {
+    /// path → route, per worker thread: `match_pattern()` re-runs the router's regex matching
+    /// over the whole route map, ~10 % of a proxied request's CPU (BENCHMARKS.md).
+    static ROUTES: RefCell<HashMap<String, Rc<RouteEntry>>> = RefCell::new(HashMap::new());
+    /// pattern → route, so every path of a pattern shares one entry (bounded by the route table).
+    static PATTERNS: RefCell<HashMap<Box<str>, Rc<RouteEntry>>> = RefCell::new(HashMap::new());
+}
+
+/// The matched route (its pattern, e.g. `/v1/connections/{name}/api/v2/statements`), never the
 /// concrete path, which may carry identifiers.
-fn route_pattern(req: &ServiceRequest) -> Rc<str> {
+fn route_entry(req: &ServiceRequest) -> Rc<RouteEntry> {
     let path = req.path();
     if let Some(found) = ROUTES.with(|cache| cache.borrow().get(path).cloned()) {
         return found;
     }
-    let pattern: Rc<str> = req
+    let pattern = req
         .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned())
-        .into();
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let entry = PATTERNS.with(|patterns| {
+        patterns
+            .borrow_mut()
+            .entry(pattern.as_str().into())
+            .or_insert_with(|| {
+                Rc::new(RouteEntry {
+                    pattern: pattern.into(),
+                    series: RefCell::new(Vec::new()),
+                })
+            })
+            .clone()
+    });
     ROUTES.with(|cache| {
         let mut cache = cache.borrow_mut();
         if cache.len() >= ROUTE_CACHE_CAP {
             cache.clear();
         }
-        cache.insert(path.to_owned(), pattern.clone());
+        cache.insert(path.to_owned(), entry.clone());
     });
-    pattern
+    entry
+}
+
+/// Whether the request announces a body (a length above 0, or chunked).
+fn has_body(req: &ServiceRequest) -> bool {
+    let headers = req.headers();
+    headers.contains_key(actix_web::http::header::TRANSFER_ENCODING)
+        || headers
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0")
 }
 
 /// Response header carrying the request id.
@@ -50,7 +114,7 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// `middleware::from_fn` entry point; wraps every route.
 pub async fn observe(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
     let started = Instant::now();
@@ -60,27 +124,53 @@ pub async fn observe(
             .and_then(|v| v.to_str().ok()),
     );
     let method = req.method().clone();
-    let route = route_pattern(&req);
+    let route = route_entry(&req);
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| (state.metrics.clone(), state.body_read_timeout));
+    if let Some((_, timeout)) = &metrics {
+        if !timeout.is_zero() && has_body(&req) {
+            let deadline = tokio::time::Instant::from_std(started) + *timeout;
+            let body = Deadline::new(req.take_payload(), deadline);
+            req.set_payload(Payload::Stream {
+                payload: Box::pin(body),
+            });
+        }
+    }
+    let _in_flight = metrics.as_ref().map(|(m, _)| m.in_flight.enter());
     let span = tracing::info_span!(
         "request",
         request_id = %id,
         method = %method,
-        route = %route,
+        route = %route.pattern,
     );
     let result = request_id::scope(id.clone(), next.call(req))
         .instrument(span.clone())
         .await;
+    let method = method_label(method.as_str());
     let mut res = match result {
         Ok(res) => res,
         Err(err) => {
             let status = err.as_response_error().status_code().as_u16();
+            if let Some((metrics, _)) = &metrics {
+                route.record(metrics, method, status, started.elapsed());
+            }
             tracing::warn!(parent: &span, status, "request failed outside a handler");
             return Err(err);
         }
     };
     let status = res.status().as_u16();
-    let latency = started.elapsed().as_micros() as u64;
-    tracing::info!(parent: &span, status, latency_us = latency, "request");
+    let elapsed = started.elapsed();
+    if let Some((metrics, _)) = &metrics {
+        route.record(metrics, method, status, elapsed);
+    }
+    tracing::info!(parent: &span, status, latency_us = elapsed.as_micros() as u64, "request");
+    if res.status() == StatusCode::REQUEST_TIMEOUT {
+        // The rest of a late body is not worth waiting for: drop the slow client.
+        res.response_mut()
+            .head_mut()
+            .set_connection_type(ConnectionType::Close);
+    }
     let headers = res.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&id) {
         headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), value);

@@ -2,6 +2,8 @@
 //! headers and the extractor error handlers that keep malformed input inside the error contract.
 
 pub mod auth;
+pub mod body_timeout;
 pub mod extractors;
+pub mod limits;
 pub mod middleware;
 pub mod request_id;

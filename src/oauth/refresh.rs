@@ -37,6 +37,7 @@ use super::secrets::AccessToken;
 use super::settings::OAuthSettings;
 use super::tokens::{token_of, Core, Key};
 use super::OAuthError;
+use crate::metrics::stats::{ReauthReason, RefreshResult};
 use crate::vault::Version;
 
 /// A refresh in flight: the generation of the record whose refresh token is being spent.
@@ -134,6 +135,7 @@ impl Job {
                     .await
                 {
                     Ok(true) => {
+                        core.stats.refresh(RefreshResult::Refreshed);
                         tracing::info!(connection, account = %id_hash, generation = next.generation, "token refreshed");
                         let Some(token) = token_of(&next) else {
                             return (
@@ -146,8 +148,14 @@ impl Job {
                         core.remember(key, &token);
                         (Ok(token), Stored::Rewritten)
                     }
-                    Ok(false) => (core.after_conflict(key), Stored::Rewritten),
+                    Ok(false) => {
+                        core.stats.refresh(RefreshResult::Conflict);
+                        (core.after_conflict(key), Stored::Rewritten)
+                    }
                     Err(e) => {
+                        core.stats.refresh(RefreshResult::StoreFailed);
+                        core.stats
+                            .reauthorization_required(ReauthReason::StoreFailed);
                         // TR-5: the old refresh token may be dead; never loop on it.
                         tracing::error!(connection, account = %id_hash, error = %e, "refreshed tokens could not be stored");
                         core.unwritable
@@ -181,11 +189,15 @@ impl Job {
                 {
                     if now_version != self.version && now_record.status == AccountStatus::Active {
                         if let Some(token) = token_of(&now_record) {
+                            core.stats.refresh(RefreshResult::Raced);
                             core.remember(key, &token);
                             return (Ok(token), Stored::Rewritten);
                         }
                     }
                 }
+                core.stats.refresh(RefreshResult::InvalidGrant);
+                core.stats
+                    .reauthorization_required(ReauthReason::InvalidGrant);
                 tracing::warn!(connection, account = %id_hash, "refresh token rejected; account expired");
                 let why = "Snowflake rejected the refresh token (invalid_grant)";
                 let expired = core.expire(key, &self.version, &self.record, why).await;
@@ -202,6 +214,9 @@ impl Job {
             }
             Err(TokenCallError::Unknown(why)) => {
                 // The request may have been accepted and its answer lost: the token may be dead.
+                core.stats.refresh(RefreshResult::OutcomeUnknown);
+                core.stats
+                    .reauthorization_required(ReauthReason::Interrupted);
                 tracing::warn!(connection, account = %id_hash, why, "refresh outcome unknown; account expired");
                 let expired = core
                     .expire(key, &self.version, &self.record, INTERRUPTED)
@@ -216,15 +231,20 @@ impl Job {
                 )
             }
             Err(TokenCallError::InvalidClient) => {
+                core.stats.refresh(RefreshResult::ClientRejected);
                 (Err(OAuthError::ClientRejected), Stored::Untouched)
             }
-            Err(TokenCallError::Rejected(code, status)) => (
-                Err(OAuthError::Upstream(format!(
-                    "Snowflake's token endpoint refused the refresh ({status} {code})"
-                ))),
-                Stored::Untouched,
-            ),
+            Err(TokenCallError::Rejected(code, status)) => {
+                core.stats.refresh(RefreshResult::UpstreamError);
+                (
+                    Err(OAuthError::Upstream(format!(
+                        "Snowflake's token endpoint refused the refresh ({status} {code})"
+                    ))),
+                    Stored::Untouched,
+                )
+            }
             Err(TokenCallError::Unavailable(why)) => {
+                core.stats.refresh(RefreshResult::UpstreamError);
                 (Err(OAuthError::Upstream(why)), Stored::Untouched)
             }
         }
@@ -255,6 +275,8 @@ impl Core {
                 started_at = marker.started_at,
                 "a refresh was interrupted before its result was stored; account expired"
             );
+            self.stats
+                .reauthorization_required(ReauthReason::Interrupted);
             // If the expiry cannot be stored the marker stays, and so does the refusal.
             if self.expire(key, version, record, INTERRUPTED).await {
                 self.store

@@ -35,6 +35,7 @@ use super::settings::OAuthSettings;
 use super::OAuthError;
 use crate::clock::Clock;
 use crate::connections::{Connection, ConnectionKind};
+use crate::metrics::stats::{ReauthReason, TokenStats};
 
 pub(super) type Key = (String, String);
 
@@ -58,6 +59,8 @@ pub(super) struct Core {
     pub clock: Arc<dyn Clock>,
     cache: Arc<RwLock<HashMap<Key, AccessToken>>>,
     pub unwritable: Arc<Mutex<HashSet<Key>>>,
+    /// Refresh results, waiters, re-authorizations (for `/metrics`).
+    pub stats: Arc<TokenStats>,
 }
 
 /// The OAuth settings of a usable OAuth connection.
@@ -93,10 +96,26 @@ impl TokenManager {
                 clock,
                 cache: Arc::new(RwLock::new(HashMap::new())),
                 unwritable: Arc::new(Mutex::new(HashSet::new())),
+                stats: Arc::default(),
             },
             locks: Mutex::new(HashMap::new()),
             refreshes: AtomicU64::new(0),
         }
+    }
+
+    /// Refresh results, single-flight waiters and re-authorizations (for `/metrics`).
+    pub fn stats(&self) -> &TokenStats {
+        &self.core.stats
+    }
+
+    /// The account lock, counting the caller as a single-flight waiter while another holds it.
+    async fn queue(&self, lock: Arc<tokio::sync::Mutex<()>>) -> tokio::sync::OwnedMutexGuard<()> {
+        if let Ok(guard) = lock.clone().try_lock_owned() {
+            return guard;
+        }
+        self.core.stats.waits.inc();
+        let _waiting = self.core.stats.waiters.enter();
+        lock.lock_owned().await
     }
 
     /// Refresh grants sent to Snowflake since start (metrics, tests).
@@ -116,7 +135,7 @@ impl TokenManager {
         if let Some(token) = self.cached(&key) {
             return Ok(token);
         }
-        let guard = self.lock_for(&key).lock_owned().await;
+        let guard = self.queue(self.lock_for(&key)).await;
         self.refresh_locked(guard, settings, &key, None).await
     }
 
@@ -131,7 +150,7 @@ impl TokenManager {
         let settings = usable(connection)?;
         let key = (connection.name.clone(), identifier.to_owned());
         self.evict(&key);
-        let guard = self.lock_for(&key).lock_owned().await;
+        let guard = self.queue(self.lock_for(&key)).await;
         self.refresh_locked(guard, settings, &key, Some(stale.generation()))
             .await
     }
@@ -211,6 +230,9 @@ impl TokenManager {
             }
         }
         let Some(refresh_token) = record.refresh_token.clone() else {
+            self.core
+                .stats
+                .reauthorization_required(ReauthReason::NoRefreshToken);
             self.core
                 .expire(key, &version, &record, "no refresh token is held")
                 .await;

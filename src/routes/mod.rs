@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod connections;
 pub mod health;
+pub mod metrics;
 pub mod oauth;
 pub mod oauth_accounts;
 pub mod openapi;
@@ -100,5 +101,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(resource("/v1/actions/request").route(web::post().to(proxy::post_action_request)))
     .service(resource("/v1/audit").route(web::get().to(audit::get_audit)))
     .service(resource("/v1/tools").route(web::get().to(tools::get_tools)))
-    .service(resource("/v1/tools/execute").route(web::post().to(tools::post_execute)));
+    .service(resource("/v1/tools/execute").route(web::post().to(tools::post_execute)))
+    .service(resource("/metrics").route(web::get().to(metrics::get_metrics)));
 }

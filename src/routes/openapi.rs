@@ -38,6 +38,10 @@ impl Modify for BearerAuth {
             "api_key",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
+        components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
     }
 }
 
@@ -77,6 +81,7 @@ impl Modify for BearerAuth {
         crate::routes::proxy::post_action_request,
         crate::routes::tools::get_tools,
         crate::routes::tools::post_execute,
+        crate::routes::metrics::get_metrics,
         get_openapi,
     ),
     components(schemas(ErrorEnvelope, ErrorDetail)),

@@ -14,6 +14,7 @@ use crate::audit::AuditEntry;
 use crate::connections::{Connection, ConnectionKind};
 use crate::error::{AppError, ErrorCode};
 use crate::http::auth::ServiceCaller;
+use crate::metrics::UpstreamOutcome;
 use crate::proxy::{
     parse_query, prepare_body, send, stream_back, Answer, Forward, ForwardError, Operation,
     ProxyClient, UpstreamAuth,
@@ -290,6 +291,12 @@ async fn forward_inner(
             ))
         }
     }
+    let identifier = match &call.principal {
+        Principal::Service { tag } => tag.as_deref(),
+        Principal::User { identifier } => Some(*identifier),
+    };
+    // Held until Snowflake's answer is in: the connection's concurrency slot, if capped.
+    let _admission = crate::http::limits::admit(state, caller, call.name, identifier)?;
     let handle = match call.handle {
         Some(h) => Some(StatementHandle::parse(h).map_err(|_| not_found())?),
         None => None,
@@ -322,7 +329,7 @@ async fn forward_inner(
                 .await
                 .map_err(map_error)?;
             let auth = bearer(jwt.token.expose_secret(), "KEYPAIR_JWT")?;
-            let answer = send_recorded(client, &fwd, &auth, false, entry).await?;
+            let answer = send_recorded(state, client, &fwd, &auth, false, entry).await?;
             if answer.response.status() == reqwest::StatusCode::UNAUTHORIZED {
                 return Err(jwt_rejected(&connection, answer.response).await);
             }
@@ -354,7 +361,7 @@ async fn user_call(
         .await
         .map_err(oauth_error)?;
     let auth = bearer(token.expose(), "OAUTH")?;
-    let answer = send_recorded(client, fwd, &auth, false, entry).await?;
+    let answer = send_recorded(state, client, fwd, &auth, false, entry).await?;
     if answer.response.status() != reqwest::StatusCode::UNAUTHORIZED {
         return Ok(answer);
     }
@@ -365,7 +372,7 @@ async fn user_call(
         .await
         .map_err(oauth_error)?;
     let auth = bearer(fresh.expose(), "OAUTH")?;
-    let answer = send_recorded(client, fwd, &auth, true, entry).await?;
+    let answer = send_recorded(state, client, fwd, &auth, true, entry).await?;
     if answer.response.status() == reqwest::StatusCode::UNAUTHORIZED {
         return Err(AppError::new(
             ErrorCode::SnowflakeAuthFailed,
@@ -377,13 +384,21 @@ async fn user_call(
 }
 
 async fn send_recorded(
+    state: &AppState,
     client: &ProxyClient,
     fwd: &Forward<'_>,
     auth: &UpstreamAuth,
     first_is_retry: bool,
     entry: &mut AuditEntry,
 ) -> Result<Answer, AppError> {
-    match send(client, fwd, auth, first_is_retry).await {
+    let started = Instant::now();
+    let sent = send(client, fwd, auth, first_is_retry).await;
+    state.metrics.upstream(
+        &entry.connection,
+        upstream_outcome(&sent),
+        started.elapsed(),
+    );
+    match sent {
         Ok(answer) => {
             entry.retries += answer.attempts.saturating_sub(1);
             entry.upstream_status = Some(answer.response.status().as_u16());
@@ -403,6 +418,17 @@ async fn send_recorded(
             }
             Err(upstream_error(err))
         }
+    }
+}
+
+fn upstream_outcome(sent: &Result<Answer, ForwardError>) -> UpstreamOutcome {
+    match sent {
+        Ok(answer) => UpstreamOutcome::Status(answer.response.status().as_u16()),
+        Err(ForwardError::ServerError { status, .. } | ForwardError::Redirect { status }) => {
+            UpstreamOutcome::Status(*status)
+        }
+        Err(ForwardError::Unreachable { .. }) => UpstreamOutcome::Unreachable,
+        Err(ForwardError::Timeout) => UpstreamOutcome::Timeout,
     }
 }
 
@@ -500,12 +526,7 @@ async fn read_capped(
     }
     let mut body = BytesMut::with_capacity(declared.unwrap_or(1024).min(cap));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            AppError::new(
-                ErrorCode::InvalidRequest,
-                format!("could not read the body: {e}"),
-            )
-        })?;
+        let chunk = chunk.map_err(|e| crate::http::body_timeout::read_error(&e))?;
         if body.len() + chunk.len() > cap {
             return Err(too_large());
         }

@@ -89,6 +89,13 @@ pub async fn post_execute(
     body: web::Json<ExecuteTool>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
+    // Held until the tool's Snowflake calls are done: rate limits and the concurrency cap.
+    let _admission = crate::http::limits::admit(
+        &state,
+        &caller,
+        &body.connection_name,
+        body.identifier.as_deref(),
+    )?;
     let request = ToolRequest {
         tool_name: body.tool_name,
         connection_name: body.connection_name,

@@ -7,6 +7,7 @@
 
 use std::path::Path;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Instant;
 
 use hmac::{Hmac, Mac};
 use serde::Serialize;
@@ -18,6 +19,7 @@ use super::keyring::{CountError, Keyring};
 use super::secret::{MasterKey, SecretBytes};
 use super::slot::{self, Slot};
 use super::{VaultError, DB_DIR};
+use crate::metrics::stats::VaultOp;
 use crate::store::{SledStore, Store};
 
 /// Tree holding every sealed value, keyed by the slot's canonical encoding.
@@ -65,6 +67,7 @@ pub(crate) struct Inner {
     pub(crate) keyring: RwLock<Keyring>,
     hmac_secret: Zeroizing<[u8; 32]>,
     pub(crate) rotation: tokio::sync::Mutex<()>,
+    stats: crate::metrics::stats::VaultStats,
 }
 
 /// The sealed vault. Cheap to clone (an `Arc` inside); `Send + Sync`.
@@ -117,6 +120,7 @@ impl Vault {
                 keyring: RwLock::new(ring),
                 hmac_secret,
                 rotation: tokio::sync::Mutex::new(()),
+                stats: Default::default(),
             }),
         })
     }
@@ -131,8 +135,31 @@ impl Vault {
         Ok(self.get_versioned(slot)?.map(|(_, s)| s))
     }
 
+    /// Operation counts and latencies (for `/metrics`).
+    pub fn stats(&self) -> &crate::metrics::stats::VaultStats {
+        &self.inner.stats
+    }
+
+    fn timed<T>(
+        &self,
+        op: VaultOp,
+        started: Instant,
+        result: Result<T, VaultError>,
+    ) -> Result<T, VaultError> {
+        self.inner.stats.record(op, started, result.is_ok());
+        result
+    }
+
     /// Opens the value in `slot` together with a [`Version`] for [`Vault::put_if_version`].
     pub fn get_versioned(&self, slot: &Slot) -> Result<Option<(Version, SecretBytes)>, VaultError> {
+        let started = Instant::now();
+        self.timed(VaultOp::Get, started, self.get_versioned_untimed(slot))
+    }
+
+    fn get_versioned_untimed(
+        &self,
+        slot: &Slot,
+    ) -> Result<Option<(Version, SecretBytes)>, VaultError> {
         let Some(blob) = self.inner.store.get(SEALED_TREE, &slot.store_key())? else {
             return Ok(None);
         };
@@ -142,12 +169,17 @@ impl Vault {
 
     /// Seals `plaintext` into `slot`; returns after the write is durable.
     pub async fn put(&self, slot: &Slot, plaintext: &[u8]) -> Result<(), VaultError> {
-        self.seal_and(slot, plaintext, |store, key, blob| {
-            store.put(SEALED_TREE, key, blob)?;
-            Ok(true)
-        })?;
-        self.inner.store.flush().await?;
-        Ok(())
+        let started = Instant::now();
+        let result = async {
+            self.seal_and(slot, plaintext, |store, key, blob| {
+                store.put(SEALED_TREE, key, blob)?;
+                Ok(true)
+            })?;
+            self.inner.store.flush().await?;
+            Ok(())
+        }
+        .await;
+        self.timed(VaultOp::Put, started, result)
     }
 
     /// Seals `plaintext` into `slot` without waiting for durability: the write is visible at once
@@ -178,25 +210,35 @@ impl Vault {
         expected: Option<&Version>,
         plaintext: &[u8],
     ) -> Result<bool, VaultError> {
+        let started = Instant::now();
         let expected = expected.map(|v| v.0.as_slice());
-        let swapped = self.seal_and(slot, plaintext, |store, key, blob| {
-            Ok(store.compare_and_swap(SEALED_TREE, key, expected, Some(blob))?)
-        })?;
-        if swapped {
-            self.inner.store.flush().await?;
+        let result = async {
+            let swapped = self.seal_and(slot, plaintext, |store, key, blob| {
+                Ok(store.compare_and_swap(SEALED_TREE, key, expected, Some(blob))?)
+            })?;
+            if swapped {
+                self.inner.store.flush().await?;
+            }
+            Ok(swapped)
         }
-        Ok(swapped)
+        .await;
+        self.timed(VaultOp::CompareAndSwap, started, result)
     }
 
     /// Deletes the value in `slot`; `true` if there was one. Durable before returning.
     pub async fn delete(&self, slot: &Slot) -> Result<bool, VaultError> {
-        let existed = self
-            .inner
-            .store
-            .delete(SEALED_TREE, &slot.store_key())?
-            .is_some();
-        self.inner.store.flush().await?;
-        Ok(existed)
+        let started = Instant::now();
+        let result = async {
+            let existed = self
+                .inner
+                .store
+                .delete(SEALED_TREE, &slot.store_key())?
+                .is_some();
+            self.inner.store.flush().await?;
+            Ok(existed)
+        }
+        .await;
+        self.timed(VaultOp::Delete, started, result)
     }
 
     /// Every slot of `kind` (optionally within `connection`) with its opened value, in key order.
