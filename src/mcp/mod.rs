@@ -7,6 +7,7 @@
 //! is checked before anything else; protocol errors are JSON-RPC errors, tool failures are
 //! tool results with `isError: true` and the icebroker error code.
 
+pub mod catalog;
 pub mod host;
 pub mod jsonrpc;
 pub mod origin;

@@ -190,6 +190,11 @@ impl OAuthService {
         &self.tokens
     }
 
+    /// The externally visible base URL (no trailing slash); MCP's Origin check allows its origin.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
     /// The HTML pages.
     pub fn pages(&self) -> &pages::Pages {
         &self.pages

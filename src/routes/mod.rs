@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod connections;
 pub mod health;
+pub mod mcp;
 pub mod metrics;
 pub mod oauth;
 pub mod oauth_accounts;
@@ -102,5 +103,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(resource("/v1/audit").route(web::get().to(audit::get_audit)))
     .service(resource("/v1/tools").route(web::get().to(tools::get_tools)))
     .service(resource("/v1/tools/execute").route(web::post().to(tools::post_execute)))
-    .service(resource("/metrics").route(web::get().to(metrics::get_metrics)));
+    .service(resource("/metrics").route(web::get().to(metrics::get_metrics)))
+    .service(
+        resource("/mcp")
+            .route(web::post().to(mcp::post_mcp))
+            .route(web::get().to(mcp::get_mcp))
+            .route(web::delete().to(mcp::delete_mcp)),
+    );
 }

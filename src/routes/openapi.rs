@@ -78,6 +78,7 @@ impl Modify for BearerAuth {
         crate::routes::proxy::get_user_statement,
         crate::routes::proxy::post_user_cancel,
         crate::routes::audit::get_audit,
+        crate::routes::mcp::post_mcp,
         crate::routes::proxy::post_action_request,
         crate::routes::tools::get_tools,
         crate::routes::tools::post_execute,

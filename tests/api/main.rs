@@ -11,6 +11,8 @@ mod errors;
 mod health;
 mod helpers;
 mod keypair;
+mod mcp;
+mod mcp_client;
 mod mcp_keys;
 mod metrics;
 mod oauth_canary;
