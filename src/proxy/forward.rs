@@ -8,32 +8,61 @@ use actix_web::body::SizedStream;
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use bytes::Bytes;
-use futures_util::TryStreamExt;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 
 use super::request::{Operation, UpstreamQuery};
 use crate::config::ProxySettings;
 use crate::snowflake::{RetryPolicy, StatementHandle, TOKEN_TYPE_HEADER, USER_AGENT_VALUE};
 
-/// One reqwest client per actix worker: a client shared by all workers measured 0.21× direct
-/// with 21-42 ms p99 on this machine (PERFORMANCE.md).
+/// An upstream response whose body has not been read yet.
+pub type UpstreamResponse = hyper::Response<hyper::body::Incoming>;
+
+/// The upstream HTTP client of one actix worker. The hot path runs on hyper's pooled client
+/// directly rather than through reqwest: the proxy builds every request itself (no URL parsing,
+/// redirect policy, cookie or decompression layers to pass through), which is what the
+/// hyper-only reference proxy does too (BENCHMARKS.md). reqwest stays for the OAuth and typed
+/// SQL API clients. A client shared by all workers measured 0.21× direct with 21-42 ms p99 on
+/// this machine (PERFORMANCE.md), hence one per worker.
 #[derive(Clone)]
 pub struct ProxyClient {
-    http: reqwest::Client,
+    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     retry: RetryPolicy,
+    read_timeout: Duration,
 }
 
+/// Why the upstream client could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("the upstream TLS configuration could not be built: {0}")]
+pub struct ClientBuildError(#[from] rustls::Error);
+
 impl ProxyClient {
-    /// Builds the client: no redirects, no proxy variables, connect and read timeouts.
-    pub fn new(settings: &ProxySettings) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .tcp_nodelay(true)
-            .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
-            .read_timeout(Duration::from_millis(settings.read_timeout_ms))
+    /// Builds the client: TLS verified against the platform's roots (as reqwest does), plain
+    /// HTTP only for the loopback test upstreams a connection may name, no redirects (hyper
+    /// never follows them), no proxy variables, connect and read timeouts.
+    pub fn new(settings: &ProxySettings) -> Result<Self, ClientBuildError> {
+        use rustls_platform_verifier::BuilderVerifierExt;
+        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_platform_verifier()?
+            .with_no_client_auth();
+        let mut tcp = HttpConnector::new();
+        tcp.enforce_http(false);
+        tcp.set_nodelay(true);
+        tcp.set_connect_timeout(Some(Duration::from_millis(settings.connect_timeout_ms)));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(tcp);
+        let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
-            .build()?;
+            .build(connector);
         Ok(Self {
             http,
             retry: RetryPolicy {
@@ -42,6 +71,7 @@ impl ProxyClient {
                 cap: Duration::from_millis(settings.retry_cap_ms),
                 total_budget: Duration::from_millis(settings.retry_budget_ms),
             },
+            read_timeout: Duration::from_millis(settings.read_timeout_ms),
         })
     }
 }
@@ -113,12 +143,12 @@ pub enum ForwardError {
 /// An upstream answer and how many attempts it took.
 pub struct Answer {
     /// The response (body not yet read).
-    pub response: reqwest::Response,
+    pub response: UpstreamResponse,
     /// Attempts made (1 = no retry).
     pub attempts: u32,
 }
 
-fn retryable(status: reqwest::StatusCode) -> bool {
+fn retryable(status: hyper::StatusCode) -> bool {
     matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
 }
 
@@ -143,33 +173,33 @@ fn url_for(fwd: &Forward<'_>, is_retry: bool) -> String {
 
 fn headers(fwd: &Forward<'_>, auth: &UpstreamAuth) -> HeaderMap {
     let mut headers = HeaderMap::with_capacity(6);
-    headers.insert(reqwest::header::AUTHORIZATION, auth.authorization.clone());
+    headers.insert(hyper::header::AUTHORIZATION, auth.authorization.clone());
     headers.insert(
         HeaderName::from_static("x-snowflake-authorization-token-type"),
         HeaderValue::from_static(auth.token_type),
     );
     headers.insert(
-        reqwest::header::ACCEPT,
+        hyper::header::ACCEPT,
         HeaderValue::from_static("application/json"),
     );
     headers.insert(
-        reqwest::header::USER_AGENT,
+        hyper::header::USER_AGENT,
         HeaderValue::from_static(USER_AGENT_VALUE),
     );
     if fwd.body.is_some() {
         headers.insert(
-            reqwest::header::CONTENT_TYPE,
+            hyper::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
     }
     if fwd.accept_gzip {
         headers.insert(
-            reqwest::header::ACCEPT_ENCODING,
+            hyper::header::ACCEPT_ENCODING,
             HeaderValue::from_static("gzip"),
         );
     } else {
         headers.insert(
-            reqwest::header::ACCEPT_ENCODING,
+            hyper::header::ACCEPT_ENCODING,
             HeaderValue::from_static("identity"),
         );
     }
@@ -190,34 +220,39 @@ pub async fn send(
 ) -> Result<Answer, ForwardError> {
     let started = Instant::now();
     let policy = &client.retry;
+    let method = match fwd.operation {
+        Operation::Status => hyper::Method::GET,
+        Operation::Submit | Operation::Cancel => hyper::Method::POST,
+    };
     let mut attempt: u32 = 0;
     loop {
         attempt += 1;
         let is_retry = first_is_retry || attempt > 1;
-        let method = match fwd.operation {
-            Operation::Status => reqwest::Method::GET,
-            Operation::Submit | Operation::Cancel => reqwest::Method::POST,
+        let uri = match hyper::Uri::try_from(url_for(fwd, is_retry)) {
+            Ok(uri) => uri,
+            Err(e) => {
+                // Connection base URLs are validated when stored; this is a bug, not a retry.
+                tracing::error!(error = %e, "upstream URL is not a valid URI");
+                return Err(ForwardError::Unreachable { attempts: attempt });
+            }
         };
-        let mut request = client
-            .http
-            .request(method, url_for(fwd, is_retry))
-            .headers(headers(fwd, auth));
-        if let Some(body) = &fwd.body {
-            request = request.body(body.clone());
-        }
-        let outcome = request.send().await;
+        let mut request = hyper::Request::new(Full::new(fwd.body.clone().unwrap_or_default()));
+        *request.method_mut() = method.clone();
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers(fwd, auth);
+        let outcome = tokio::time::timeout(client.read_timeout, client.http.request(request)).await;
         let budget_left = policy.total_budget.saturating_sub(started.elapsed());
         let can_retry = attempt < policy.max_attempts && !budget_left.is_zero();
         match outcome {
-            Ok(response) if response.status().is_redirection() => {
+            Ok(Ok(response)) if response.status().is_redirection() => {
                 return Err(ForwardError::Redirect {
                     status: response.status().as_u16(),
                 })
             }
-            Ok(response) if retryable(response.status()) && can_retry => {
+            Ok(Ok(response)) if retryable(response.status()) && can_retry => {
                 let retry_after = response
                     .headers()
-                    .get(reqwest::header::RETRY_AFTER)
+                    .get(hyper::header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.trim().parse::<u64>().ok())
                     .map(Duration::from_secs);
@@ -229,19 +264,19 @@ pub async fn send(
                 drop(response);
                 tokio::time::sleep(policy.backoff(attempt, retry_after).min(budget_left)).await;
             }
-            Ok(response) if response.status().is_server_error() => {
+            Ok(Ok(response)) if response.status().is_server_error() => {
                 return Err(ForwardError::ServerError {
                     status: response.status().as_u16(),
                     attempts: attempt,
                 })
             }
-            Ok(response) => {
+            Ok(Ok(response)) => {
                 return Ok(Answer {
                     response,
                     attempts: attempt,
                 })
             }
-            Err(err) if err.is_timeout() => {
+            Err(_elapsed) => {
                 // The statement may be running: only a submit carrying a requestId is safe to
                 // resubmit, and Snowflake then returns the original result (TR-10).
                 if can_retry && fwd.operation == Operation::Submit {
@@ -250,7 +285,7 @@ pub async fn send(
                 }
                 return Err(ForwardError::Timeout);
             }
-            Err(err) => {
+            Ok(Err(err)) => {
                 tracing::info!(
                     attempt,
                     connect = err.is_connect(),
@@ -274,8 +309,9 @@ const PASSED_HEADERS: [&str; 5] = [
     "vary",
 ];
 
-/// Streams an upstream response back unchanged in status and body.
-pub fn stream_back(response: reqwest::Response) -> HttpResponse {
+/// Streams an upstream response back unchanged in status and body. A body that stalls for
+/// longer than the read timeout is cut off, so a dead upstream cannot pin the connection.
+pub fn stream_back(client: &ProxyClient, response: UpstreamResponse) -> HttpResponse {
     let status =
         StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut builder = HttpResponse::build(status);
@@ -284,13 +320,60 @@ pub fn stream_back(response: reqwest::Response) -> HttpResponse {
             builder.append_header((name, value.as_bytes()));
         }
     }
-    let length = response.content_length();
-    let stream = response.bytes_stream().map_err(|e| {
-        tracing::warn!(error = %e, "upstream body ended early");
-        std::io::Error::other("upstream body ended early")
-    });
+    let body = response.into_body();
+    let length = hyper::body::Body::size_hint(&body).exact();
+    let stream = body_stream(body, client.read_timeout);
     match length {
         Some(len) => builder.body(SizedStream::new(len, stream)),
         None => builder.streaming(stream),
     }
+}
+
+/// The data frames of an upstream body, each awaited for at most `read_timeout`; the stream
+/// ends after the first error.
+fn body_stream(
+    body: hyper::body::Incoming,
+    read_timeout: Duration,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+    futures_util::stream::unfold(Some(body), move |state| async move {
+        let mut body = state?;
+        loop {
+            match tokio::time::timeout(read_timeout, body.frame()).await {
+                Ok(None) => return None,
+                Ok(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Some((Ok(data), Some(body)));
+                    }
+                }
+                Ok(Some(Err(e))) => {
+                    tracing::warn!(error = %e, "upstream body ended early");
+                    return Some((
+                        Err(std::io::Error::other("upstream body ended early")),
+                        None,
+                    ));
+                }
+                Err(_) => {
+                    tracing::warn!("upstream body stalled past the read timeout");
+                    return Some((Err(std::io::Error::other("upstream body stalled")), None));
+                }
+            }
+        }
+    })
+}
+
+/// Reads a (small) upstream body whole, up to `limit` bytes and the read timeout; `None` when
+/// it is larger, slower or broken.
+pub async fn read_small_body(
+    client: &ProxyClient,
+    response: UpstreamResponse,
+    limit: usize,
+) -> Option<Bytes> {
+    let collected = tokio::time::timeout(
+        client.read_timeout,
+        Limited::new(response.into_body(), limit).collect(),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    Some(collected.to_bytes())
 }

@@ -5,7 +5,10 @@ pub mod access;
 pub mod forward;
 pub mod request;
 
-pub use forward::{send, stream_back, Answer, Forward, ForwardError, ProxyClient, UpstreamAuth};
+pub use forward::{
+    read_small_body, send, stream_back, Answer, Forward, ForwardError, ProxyClient, UpstreamAuth,
+    UpstreamResponse,
+};
 pub use request::{
     parse_query, prepare_body, Operation, PreparedBody, RequestError, UpstreamQuery,
 };

@@ -17,7 +17,7 @@ use crate::http::auth::ServiceCaller;
 use crate::metrics::UpstreamOutcome;
 use crate::proxy::{
     parse_query, prepare_body, send, stream_back, Answer, Forward, ForwardError, Operation,
-    ProxyClient, UpstreamAuth,
+    ProxyClient, UpstreamAuth, UpstreamResponse,
 };
 use crate::routes::connections::map_error;
 use crate::routes::proxy_errors::{jwt_rejected, oauth_error, upstream_error};
@@ -331,7 +331,7 @@ async fn forward_inner(
             let auth = bearer(jwt.token.expose_secret(), "KEYPAIR_JWT")?;
             let answer = send_recorded(state, client, &fwd, &auth, false, entry).await?;
             if answer.response.status() == reqwest::StatusCode::UNAUTHORIZED {
-                return Err(jwt_rejected(&connection, answer.response).await);
+                return Err(jwt_rejected(client, &connection, answer.response).await);
             }
             answer
         }
@@ -342,7 +342,7 @@ async fn forward_inner(
     if entry.statement_handle.is_none() {
         entry.statement_handle = handle_from_link(&answer.response);
     }
-    Ok(stream_back(answer.response))
+    Ok(stream_back(client, answer.response))
 }
 
 /// An end user's call: their access token, and after an upstream 401 one forced refresh and one
@@ -478,7 +478,7 @@ fn path_shape(operation: Operation) -> &'static str {
 }
 
 /// The statement handle named in a `Link` header (`</api/v2/statements/<handle>?…>`).
-fn handle_from_link(response: &reqwest::Response) -> Option<String> {
+fn handle_from_link(response: &UpstreamResponse) -> Option<String> {
     let link = response.headers().get("link")?.to_str().ok()?;
     let rest = link.split("/api/v2/statements/").nth(1)?;
     let handle: String = rest

@@ -4,7 +4,10 @@
 use crate::connections::Connection;
 use crate::error::{AppError, ErrorCode};
 use crate::oauth::OAuthError;
-use crate::proxy::ForwardError;
+use crate::proxy::{read_small_body, ForwardError, ProxyClient, UpstreamResponse};
+
+/// The most of an upstream error body read to explain a rejection.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 /// Maps a forwarding failure: timeouts → 504 `statement_timeout`, the rest → 502
 /// `upstream_unavailable`.
@@ -17,8 +20,15 @@ pub fn upstream_error(err: ForwardError) -> AppError {
 }
 
 /// 502 `snowflake_auth_failed` with Snowflake's code and a hint for the usual causes.
-pub async fn jwt_rejected(connection: &Connection, response: reqwest::Response) -> AppError {
-    let body: serde_json::Value = response.json().await.unwrap_or_default();
+pub async fn jwt_rejected(
+    client: &ProxyClient,
+    connection: &Connection,
+    response: UpstreamResponse,
+) -> AppError {
+    let body: serde_json::Value = read_small_body(client, response, ERROR_BODY_LIMIT)
+        .await
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
     let code = body["code"].as_str().unwrap_or_default().to_owned();
     let message = body["message"].as_str().unwrap_or_default().to_owned();
     let error = crate::snowflake::SnowflakeError::Auth {
