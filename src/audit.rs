@@ -286,20 +286,23 @@ async fn flush(vault: &Vault) {
     }
 }
 
-/// Seals the queued entries as one record; `batch` is left empty for reuse.
+/// Seals the queued entries as records of at most [`BATCH`] entries; `batch` is left empty for
+/// reuse.
 fn write_batch(vault: &Vault, batch: &mut Vec<AuditEntry>, seq: &mut u64) {
-    let Some(newest_ms) = batch.iter().map(|e| e.at_ms).max() else {
-        return;
-    };
-    *seq += 1;
-    let written = serde_json::to_vec(&*batch)
-        .map_err(|e| e.to_string())
-        .and_then(|bytes| {
-            let slot = slot_for(newest_ms, *seq).map_err(|e| e.to_string())?;
-            vault.put_batched(&slot, &bytes).map_err(|e| e.to_string())
-        });
-    if let Err(e) = written {
-        tracing::error!(error = %e, entries = batch.len(), "audit entries not written");
+    for chunk in batch.chunks(BATCH) {
+        let Some(newest_ms) = chunk.iter().map(|e| e.at_ms).max() else {
+            continue;
+        };
+        *seq += 1;
+        let written = serde_json::to_vec(chunk)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| {
+                let slot = slot_for(newest_ms, *seq).map_err(|e| e.to_string())?;
+                vault.put_batched(&slot, &bytes).map_err(|e| e.to_string())
+            });
+        if let Err(e) = written {
+            tracing::error!(error = %e, entries = chunk.len(), "audit entries not written");
+        }
     }
     batch.clear();
 }
@@ -358,10 +361,12 @@ mod tests {
 
     fn log_with(vault: &Vault) -> AuditLog {
         let (tx, _rx) = mpsc::channel(1);
+        let (drains, _drain_rx) = mpsc::channel(1);
         AuditLog {
             vault: vault.clone(),
             tx,
             dropped: Arc::new(AtomicU64::new(0)),
+            drains,
         }
     }
 
