@@ -67,6 +67,8 @@ pub enum ErrorCode {
     UpstreamUnavailable,
     /// Snowflake did not answer in time.
     StatementTimeout,
+    /// The statement handle was submitted by another API key or end user (TR-11).
+    StatementNotFound,
     /// Too many requests.
     RateLimited,
     /// The vault or another dependency is not ready.
@@ -98,7 +100,8 @@ impl ErrorCode {
             Self::RouteNotFound
             | Self::ApiKeyNotFound
             | Self::ConnectionNotFound
-            | Self::AccountNotFound => StatusCode::NOT_FOUND,
+            | Self::AccountNotFound
+            | Self::StatementNotFound => StatusCode::NOT_FOUND,
             Self::AccountNotConnected => StatusCode::CONFLICT,
             Self::ReauthorizationRequired => StatusCode::UNAUTHORIZED,
             Self::LinkExpired => StatusCode::GONE,
@@ -172,6 +175,7 @@ impl ErrorCode {
             Self::SnowflakeAuthFailed => "snowflake_auth_failed",
             Self::UpstreamUnavailable => "upstream_unavailable",
             Self::StatementTimeout => "statement_timeout",
+            Self::StatementNotFound => "statement_not_found",
             Self::RateLimited => "rate_limited",
             Self::ServiceUnavailable => "service_unavailable",
             Self::Internal => "internal",

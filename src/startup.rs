@@ -139,6 +139,10 @@ impl Application {
             clock.clone(),
             settings.proxy.audit_retention_days,
         ));
+        let statement_owners = Arc::new(crate::proxy::owners::StatementOwners::start(
+            vault.clone(),
+            clock.clone(),
+        ));
         let state = AppState {
             vault,
             api_keys: Arc::new(api_keys),
@@ -155,6 +159,7 @@ impl Application {
             )),
             limits: crate::ratelimit::Limits::start(&settings.limits),
             body_read_timeout: settings.body_read_timeout(),
+            statement_owners,
         };
         let server = serve(listener, &settings, state.clone())?;
         // Registered before anyone can learn the port, so an early SIGTERM is never lost.

@@ -33,4 +33,6 @@ pub struct AppState {
     pub limits: Arc<crate::ratelimit::Limits>,
     /// How long a client may take to send a request body.
     pub body_read_timeout: std::time::Duration,
+    /// Who submitted each statement, so only they may poll or cancel it (TR-11).
+    pub statement_owners: Arc<crate::proxy::owners::StatementOwners>,
 }

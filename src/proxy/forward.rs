@@ -329,6 +329,25 @@ pub fn stream_back(client: &ProxyClient, response: UpstreamResponse) -> HttpResp
     }
 }
 
+/// Reads a small upstream answer (up to `limit` bytes) whole and returns it ready to send back
+/// unchanged, together with its body for the broker to look at; `None` when it cannot be read.
+pub async fn buffer_back(
+    client: &ProxyClient,
+    response: UpstreamResponse,
+    limit: usize,
+) -> Option<(HttpResponse, Bytes)> {
+    let status =
+        StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut builder = HttpResponse::build(status);
+    for name in PASSED_HEADERS {
+        for value in response.headers().get_all(name) {
+            builder.append_header((name, value.as_bytes()));
+        }
+    }
+    let body = read_small_body(client, response, limit).await?;
+    Some((builder.body(body.clone()), body))
+}
+
 /// The data frames of an upstream body, each awaited for at most `read_timeout`; the stream
 /// ends after the first error.
 fn body_stream(

@@ -3,11 +3,12 @@
 
 pub mod access;
 pub mod forward;
+pub mod owners;
 pub mod request;
 
 pub use forward::{
-    read_small_body, send, stream_back, Answer, Forward, ForwardError, ProxyClient, UpstreamAuth,
-    UpstreamResponse,
+    buffer_back, read_small_body, send, stream_back, Answer, Forward, ForwardError, ProxyClient,
+    UpstreamAuth, UpstreamResponse,
 };
 pub use request::{
     parse_query, prepare_body, Operation, PreparedBody, RequestError, UpstreamQuery,

@@ -15,9 +15,10 @@ use crate::connections::{Connection, ConnectionKind};
 use crate::error::{AppError, ErrorCode};
 use crate::http::auth::ServiceCaller;
 use crate::metrics::UpstreamOutcome;
+use crate::proxy::owners::Ownership;
 use crate::proxy::{
-    parse_query, prepare_body, send, stream_back, Answer, Forward, ForwardError, Operation,
-    ProxyClient, UpstreamAuth, UpstreamResponse,
+    buffer_back, parse_query, prepare_body, send, stream_back, Answer, Forward, ForwardError,
+    Operation, ProxyClient, UpstreamAuth, UpstreamResponse,
 };
 use crate::routes::connections::map_error;
 use crate::routes::proxy_errors::{jwt_rejected, oauth_error, upstream_error};
@@ -301,6 +302,21 @@ async fn forward_inner(
         Some(h) => Some(StatementHandle::parse(h).map_err(|_| not_found())?),
         None => None,
     };
+    let end_user = match &call.principal {
+        Principal::User { identifier } => Some(*identifier),
+        Principal::Service { .. } => None,
+    };
+    let owners = &state.statement_owners;
+    let owner = owners.owner(&caller.0.id, call.name, end_user);
+    if let Some(h) = &handle {
+        if owners.check(h.as_str(), &owner) == Ownership::Other {
+            return Err(AppError::new(
+                ErrorCode::StatementNotFound,
+                "no statement with this handle was submitted through this API key by this \
+                 caller: status, partitions and cancel are for the statement's owner only",
+            ));
+        }
+    }
     let query = parse_query(&call.query, call.operation)
         .map_err(|e| AppError::new(ErrorCode::InvalidRequest, e.0))?;
     entry.request_id = query.request_id.as_ref().map(ToString::to_string);
@@ -339,10 +355,47 @@ async fn forward_inner(
             user_call(state, client, &connection, identifier, &fwd, entry).await?
         }
     };
-    if entry.statement_handle.is_none() {
-        entry.statement_handle = handle_from_link(&answer.response);
+    if call.operation != Operation::Submit {
+        return Ok(stream_back(client, answer.response));
+    }
+    // A submit's handle is remembered with its owner: from the `Link` header of a result, or
+    // from the (small) body of a 202.
+    if answer.response.status() == reqwest::StatusCode::ACCEPTED {
+        let (response, body) = buffer_back(client, answer.response, ACCEPTED_BODY_LIMIT)
+            .await
+            .ok_or_else(|| {
+                AppError::new(
+                    ErrorCode::UpstreamUnavailable,
+                    "Snowflake's 202 answer could not be read",
+                )
+            })?;
+        entry.statement_handle = handle_from_body(&body);
+        if let Some(h) = &entry.statement_handle {
+            owners.remember(h, owner);
+        }
+        return Ok(response);
+    }
+    entry.statement_handle = handle_from_link(&answer.response);
+    if let Some(h) = &entry.statement_handle {
+        owners.remember(h, owner);
     }
     Ok(stream_back(client, answer.response))
+}
+
+/// The most of a 202 body read to learn its statement handle (Snowflake's is ~300 bytes).
+const ACCEPTED_BODY_LIMIT: usize = 64 * 1024;
+
+/// The `statementHandle` of a 202 body (`QueryStatus`).
+fn handle_from_body(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Accepted {
+        #[serde(rename = "statementHandle")]
+        statement_handle: String,
+    }
+    let accepted: Accepted = serde_json::from_slice(body).ok()?;
+    StatementHandle::parse(&accepted.statement_handle)
+        .ok()
+        .map(|h| h.as_str().to_owned())
 }
 
 /// An end user's call: their access token, and after an upstream 401 one forced refresh and one

@@ -114,3 +114,27 @@ async fn a_revoked_grant_answers_reauthorization_required_and_unknown_users_409(
     )
     .await;
 }
+
+#[tokio::test]
+async fn one_end_users_statement_is_not_readable_as_another() {
+    let env = spawn(false).await;
+    assert_eq!(env.connect("alice").await.status(), 303);
+    assert_eq!(env.connect("bob").await.status(), 303);
+    let res = submit(&env, "alice", "SELECT 1").await;
+    assert_eq!(res.status(), 200);
+    let handle = res.json::<Value>().await.unwrap()["statementHandle"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let status = |who: &str| {
+        env.client
+            .get(format!(
+                "{}/v1/connections/sales/accounts/{who}/api/v2/statements/{handle}",
+                env.address
+            ))
+            .bearer_auth(&env.service_key)
+            .send()
+    };
+    assert_error(status("bob").await.unwrap(), 404, "statement_not_found").await;
+    assert_eq!(status("alice").await.unwrap().status(), 200);
+}

@@ -624,3 +624,67 @@ async fn the_generic_request_action_reaches_the_same_three_paths_only() {
         0
     );
 }
+
+#[tokio::test]
+async fn only_the_submitting_key_may_poll_fetch_or_cancel_a_statement() {
+    let env = spawn_with_snowsim().await;
+    env.connected_keypair("c").await;
+    let (_, owner) = env.app.create_key("service", &["c"]).await;
+    let (_, stranger) = env.app.create_key("service", &["c"]).await;
+    // A 202 (the handle comes from the body) and a 200 (from the Link header).
+    let res = env
+        .app
+        .client
+        .post(format!(
+            "{}/api/v2/statements?async=true",
+            prefix(&env, "c")
+        ))
+        .bearer_auth(&owner)
+        .json(&json!({"statement": "SELECT 7"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let accepted: Value = res.json().await.unwrap();
+    let res = env.proxy_submit("c", &owner, "SELECT 8").await;
+    assert_eq!(res.status(), 200);
+    let done: Value = res.json().await.unwrap();
+    for handle in [&accepted["statementHandle"], &done["statementHandle"]] {
+        let handle = handle.as_str().unwrap();
+        env.sim.control().reset_counters();
+        let status = format!("{}/api/v2/statements/{handle}", prefix(&env, "c"));
+        for res in [
+            env.app.client.get(&status).bearer_auth(&stranger),
+            env.app
+                .client
+                .get(format!("{status}?partition=0"))
+                .bearer_auth(&stranger),
+            env.app
+                .client
+                .post(format!("{status}/cancel"))
+                .bearer_auth(&stranger),
+        ] {
+            let res = res.send().await.unwrap();
+            assert_error(res, 404, "statement_not_found").await;
+        }
+        let upstream: u64 = env.sim.control().counters().requests_by_path.values().sum();
+        assert_eq!(upstream, 0, "refused before Snowflake");
+        let mut code = 0;
+        for _ in 0..50 {
+            let res = env
+                .app
+                .client
+                .get(&status)
+                .bearer_auth(&owner)
+                .send()
+                .await
+                .unwrap();
+            code = res.status().as_u16();
+            if code == 200 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(code, 200, "the owner polls its own statement");
+    }
+}
