@@ -18,6 +18,7 @@ mod plan;
 mod rewrite;
 mod show;
 mod split;
+
 #[cfg(test)]
 mod tests;
 mod tpch;
@@ -231,7 +232,7 @@ impl Engine {
                 _ => {}
             }
         }
-        let path = std::env::temp_dir().join(format!("snowsim-{}.sqlite", uuid::Uuid::new_v4()));
+        let path = scratch_path();
         let core = exec::Core::new(path, cat, "SYSADMIN".to_owned())?;
         {
             let conn = core.conn()?;
@@ -405,3 +406,39 @@ impl Engine {
         }
     }
 }
+
+/// A fresh file for this engine's SQLite database: `snowsim-<pid>-<uuid>.sqlite` in the temp
+/// dir. The engine deletes it when dropped, but a process that exits without dropping (every test
+/// process, a killed demo) cannot; so files of processes that no longer run are removed here.
+fn scratch_path() -> std::path::PathBuf {
+    let dir = std::env::temp_dir();
+    remove_orphans(&dir);
+    dir.join(format!(
+        "snowsim-{}-{}.sqlite",
+        std::process::id(),
+        uuid::Uuid::new_v4()
+    ))
+}
+
+/// Removes `snowsim-<pid>-…` files whose process is gone (Linux: no `/proc/<pid>`).
+fn remove_orphans(dir: &std::path::Path) {
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("snowsim-")) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
