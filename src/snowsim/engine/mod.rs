@@ -441,4 +441,3 @@ fn remove_orphans(dir: &std::path::Path) {
         }
     }
 }
-
