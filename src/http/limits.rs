@@ -3,6 +3,7 @@
 //! [`admit`] after the caller is authenticated and the connection resolved, and keep the
 //! returned [`Admission`] alive until the upstream answer is in.
 
+use crate::api_keys::ApiKeyRecord;
 use crate::error::{AppError, ErrorCode};
 use crate::http::auth::ServiceCaller;
 use crate::ratelimit::{Admission, LimitKind, Rejection};
@@ -16,9 +17,19 @@ pub fn admit(
     connection: &str,
     identifier: Option<&str>,
 ) -> Result<Admission, AppError> {
+    admit_key(state, &caller.0, connection, identifier)
+}
+
+/// [`admit`] for a caller known by its key record (MCP tool calls).
+pub fn admit_key(
+    state: &AppState,
+    key: &ApiKeyRecord,
+    connection: &str,
+    identifier: Option<&str>,
+) -> Result<Admission, AppError> {
     state
         .limits
-        .admit(&caller.0.id, connection, identifier)
+        .admit(&key.id, connection, identifier)
         .map_err(|rejection| rejected(connection, rejection))
 }
 

@@ -27,6 +27,13 @@ impl ToolHost for CatalogHost<'_> {
     }
 
     async fn call(&self, caller: &ApiKeyRecord, call: ToolCall) -> Result<ToolOutput, AppError> {
+        // The same per-key, per-user and per-connection limits as /v1/tools/execute.
+        let _admission = crate::http::limits::admit_key(
+            self.state,
+            caller,
+            &call.connection_name,
+            call.identifier.as_deref(),
+        )?;
         let request = ToolRequest {
             tool_name: call.tool_name,
             connection_name: call.connection_name,

@@ -322,3 +322,40 @@ async fn an_idle_keep_alive_connection_is_closed() {
         "idle connection open for {elapsed:?}"
     );
 }
+
+#[tokio::test]
+async fn mcp_tool_calls_count_against_the_same_limits() {
+    let env = spawn(|s| {
+        s.limits.api_key_per_second = 1;
+        s.limits.api_key_burst = 2;
+    })
+    .await;
+    let (_, key) = env.app.create_key("service", &["kp"]).await;
+    let call = || {
+        env.app
+            .client
+            .post(format!("{}/mcp", env.app.address))
+            .bearer_auth(&key)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .header("x-icebroker-connection", "kp")
+            .body(
+                json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+                    "name": "snowflake_execute_query",
+                    "arguments": {"statement": "SELECT 1"}}})
+                .to_string(),
+            )
+            .send()
+    };
+    for i in 0..2 {
+        let body: serde_json::Value = call().await.unwrap().json().await.unwrap();
+        assert_eq!(body["result"]["isError"], false, "call {i}: {body}");
+    }
+    let body: serde_json::Value = call().await.unwrap().json().await.unwrap();
+    assert_eq!(body["result"]["isError"], true, "{body}");
+    assert_eq!(
+        body["result"]["structuredContent"]["error"]["code"], "rate_limited",
+        "{body}"
+    );
+}
