@@ -3,6 +3,7 @@
 //! Layers point one way: `routes`/`http` → services (`api_keys`, …) → `vault` → `store`.
 //! See `README.md` and `../shared/DESIGN.md` for the map.
 
+pub mod admin;
 pub mod api_keys;
 pub mod audit;
 pub mod cli;

@@ -119,6 +119,7 @@ impl Application {
         };
         let connections = Arc::new(connections);
         let sql_api = sql_api_client()?;
+        let admin = Arc::new(crate::admin::AdminUi::new(&public_url));
         let oauth = crate::oauth::OAuthService::new(
             vault.clone(),
             connections.clone(),
@@ -160,6 +161,7 @@ impl Application {
             limits: crate::ratelimit::Limits::start(&settings.limits),
             body_read_timeout: settings.body_read_timeout(),
             statement_owners,
+            admin,
         };
         let server = serve(listener, &settings, state.clone())?;
         // Registered before anyone can learn the port, so an early SIGTERM is never lost.

@@ -35,4 +35,6 @@ pub struct AppState {
     pub body_read_timeout: std::time::Duration,
     /// Who submitted each statement, so only they may poll or cancel it (TR-11).
     pub statement_owners: Arc<crate::proxy::owners::StatementOwners>,
+    /// The admin UI's sessions and settings.
+    pub admin: Arc<crate::admin::AdminUi>,
 }

@@ -1,6 +1,7 @@
 //! The one route table. Every route is listed here and in [`openapi::ApiDoc`]; a test checks
 //! that each documented operation is served.
 
+pub mod admin;
 pub mod api_keys;
 pub mod audit;
 pub mod connections;
@@ -110,4 +111,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(mcp::get_mcp))
             .route(web::delete().to(mcp::delete_mcp)),
     );
+    // The admin UI (HTML; not part of the OpenAPI document).
+    cfg.configure(admin::configure);
 }

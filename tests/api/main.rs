@@ -2,6 +2,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod admin;
+mod admin_canary;
+mod admin_support;
 mod api_keys;
 mod canary;
 mod cli;
