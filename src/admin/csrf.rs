@@ -2,9 +2,11 @@
 //! independent layers, both required for every state-changing request:
 //!
 //! 1. Fetch Metadata / Origin: a browser says where a request comes from. `Sec-Fetch-Site` must
-//!    be `same-origin` when present, and `Origin` must be one of our own origins when present
-//!    (`null`, sent by sandboxed frames and some redirects, is refused). Non-browser clients send
-//!    neither and are judged by the token alone.
+//!    be `same-origin` when present, and `Origin` must be one of our own origins when present.
+//!    `Origin: null` is what browsers send for our own form posts, because admin pages carry
+//!    `Referrer-Policy: no-referrer` (Fetch standard, "serializing a request origin"); it is
+//!    accepted only together with `Sec-Fetch-Site: same-origin`, never alone (sandboxed frames
+//!    send it too). Non-browser clients send neither header and are judged by the token alone.
 //! 2. The form token: each session has a random token that every form carries in a hidden
 //!    field (checked in constant time by [`super::session::Session::csrf_matches`]); the login
 //!    form, which has no session yet, uses a double-submit cookie instead.
@@ -48,17 +50,18 @@ pub fn origin_of(url: &str) -> Option<String> {
 /// Checks the browser's own statement of where the request comes from against `own`, the
 /// origins this admin UI is served on.
 pub fn check_origin(headers: &HeaderMap, own: &[String]) -> Result<(), CsrfFailure> {
-    if let Some(site) = headers.get("sec-fetch-site") {
-        if site.as_bytes() != b"same-origin" {
-            return Err(CsrfFailure::FetchSite);
-        }
-    }
+    let same_origin = match headers.get("sec-fetch-site") {
+        Some(site) if site.as_bytes() == b"same-origin" => true,
+        Some(_) => return Err(CsrfFailure::FetchSite),
+        None => false,
+    };
     if let Some(origin) = headers.get(actix_web::http::header::ORIGIN) {
         let origin = origin
             .to_str()
             .map_err(|_| CsrfFailure::Origin)?
             .to_ascii_lowercase();
-        if !own.contains(&origin) {
+        let vouched_null = origin == "null" && same_origin;
+        if !vouched_null && !own.contains(&origin) {
             return Err(CsrfFailure::Origin);
         }
     }
@@ -113,6 +116,15 @@ mod tests {
                 Err(CsrfFailure::Origin),
             ),
             (&[("origin", "null")], Err(CsrfFailure::Origin)),
+            // Our own form under `Referrer-Policy: no-referrer`.
+            (
+                &[("origin", "null"), ("sec-fetch-site", "same-origin")],
+                Ok(()),
+            ),
+            (
+                &[("origin", "null"), ("sec-fetch-site", "cross-site")],
+                Err(CsrfFailure::FetchSite),
+            ),
             (
                 &[("origin", "https://broker.example.com.evil.example")],
                 Err(CsrfFailure::Origin),

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod admin;
+mod admin_browser;
 mod admin_canary;
 mod admin_support;
 mod api_keys;
