@@ -6,29 +6,44 @@ use minijinja::value::Serde;
 use minijinja::{context, Value};
 use serde::Serialize;
 
-use crate::connections::{Connection, ConnectionKind, ConnectionService, ConnectionStatus};
-use crate::oauth::{AccountView, OAuthService};
+use crate::connections::{Connection, ConnectionKind, ConnectionStatus};
+use crate::oauth::AccountView;
+use crate::sqltpl;
 
-/// One copyable SQL statement.
+/// One copyable SQL template, rendered for a connection.
 #[derive(Debug, Serialize)]
 pub struct SqlBlock {
     /// Element id (for the copy button).
     pub id: String,
-    /// Heading.
+    /// Template name (what `icebroker sql <name> --connection …` prints).
+    pub template: String,
+    /// Heading (the template's title).
     pub label: String,
-    /// When and as whom to run it.
-    pub help: String,
-    /// The statement.
+    /// When to run it.
+    pub when: String,
+    /// As which role.
+    pub run_as: String,
+    /// What to check afterwards.
+    pub then: String,
+    /// The statements.
     pub sql: String,
 }
 
-fn block(id: &str, label: &str, help: &str, sql: String) -> SqlBlock {
-    SqlBlock {
+/// Renders `template` for the connection through [`crate::sqltpl`] (the same text the CLI and
+/// the API show); `None` when the connection lacks a value the template needs (e.g. no
+/// default warehouse).
+fn block(id: &str, template: &str, values: &sqltpl::Values) -> Option<SqlBlock> {
+    let info = sqltpl::get(template).ok()?;
+    let rendered = sqltpl::render_parts(template, values).ok()?;
+    Some(SqlBlock {
         id: id.to_owned(),
-        label: label.to_owned(),
-        help: help.to_owned(),
-        sql,
-    }
+        template: template.to_owned(),
+        label: info.title.clone(),
+        when: info.when.clone(),
+        run_as: info.run_as.clone(),
+        then: info.then.clone(),
+        sql: rendered.sql(),
+    })
 }
 
 /// The badge class and words for a connection status.
@@ -82,50 +97,31 @@ fn enrollment_status(c: &Connection) -> &'static str {
     }
 }
 
-/// SQL statements for the connection page.
-fn sql_blocks(c: &Connection) -> Vec<SqlBlock> {
-    let mut blocks = Vec::new();
+/// The SQL templates for the connection page, in the order an admin runs them.
+fn sql_blocks(c: &Connection, public_url: &str) -> Vec<SqlBlock> {
+    let values = sqltpl::for_connection(c, Some(public_url));
+    let mut wanted: Vec<(&str, &str)> = Vec::new();
     if let Some(k) = &c.keypair {
-        let (alter, desc) = ConnectionService::enrollment_sql(c, &k.active);
-        blocks.push(block(
-            "sql-alter-user",
-            "Set the public key",
-            "Run as a role that may modify the user (e.g. SECURITYADMIN). The statement uses the \
-             user's NAME; if NAME and LOGIN_NAME differ (DESC USER shows both), use NAME.",
-            alter,
-        ));
-        blocks.push(block(
-            "sql-desc-user",
-            "Check the fingerprint",
-            "RSA_PUBLIC_KEY_FP must equal the fingerprint shown above.",
-            desc,
-        ));
-        if let Some(next) = &k.next {
-            let (alter_next, _) = ConnectionService::enrollment_sql(c, next);
-            blocks.push(block(
-                "sql-alter-user-next",
-                "Rotation: set the new public key",
-                "Snowflake accepts both keys while the rotation is in progress.",
-                alter_next,
-            ));
+        wanted.push(("sql-alter-user", "keypair_set_public_key"));
+        wanted.push(("sql-desc-user", "keypair_desc_user"));
+        if k.next.is_some() {
+            wanted.push(("sql-rotate", "keypair_rotate_public_key"));
         }
+        wanted.push(("sql-auth-policy", "auth_policy_keypair_oauth"));
     }
-    if let Some(setup) = OAuthService::setup(c) {
-        blocks.push(block(
+    if c.oauth.is_some() {
+        wanted.push((
             "sql-create-integration",
-            "Create the security integration",
-            "Run as ACCOUNTADMIN (or a role with CREATE INTEGRATION).",
-            setup.create_integration_sql,
+            "oauth_create_security_integration",
         ));
-        blocks.push(block(
-            "sql-show-secrets",
-            "Read the client id and secret",
-            "Their values belong in this connection; OAUTH_REDIRECT_URI must stay exactly the \
-             redirect URI above.",
-            setup.show_client_secrets_sql,
-        ));
+        wanted.push(("sql-show-secrets", "oauth_show_client_secrets"));
+        wanted.push(("sql-check-redirect", "oauth_check_redirect_uri"));
     }
-    blocks
+    wanted.push(("sql-warehouse", "warehouse_check_auto_resume"));
+    wanted
+        .into_iter()
+        .filter_map(|(id, template)| block(id, template, &values))
+        .collect()
 }
 
 /// An account row: identifier, Snowflake user, status, last refresh, expiry.
@@ -149,7 +145,7 @@ fn account_row(a: &AccountView) -> Value {
 }
 
 /// Everything the connection page shows.
-pub fn connection_detail(c: &Connection, accounts: &[AccountView]) -> Value {
+pub fn connection_detail(c: &Connection, accounts: &[AccountView], public_url: &str) -> Value {
     let (badge, status) = status_badge(c.status);
     let keypair = c.keypair.as_ref().map(|k| {
         context! {
@@ -170,7 +166,7 @@ pub fn connection_detail(c: &Connection, accounts: &[AccountView]) -> Value {
         enrollment_status => enrollment_status(c),
         defaults => Serde(&c.defaults), keypair => keypair, oauth => oauth,
         last_test => Serde(&c.last_test), created_at => c.created_at, updated_at => c.updated_at,
-        sql_blocks => Serde(sql_blocks(c)),
+        sql_blocks => Serde(sql_blocks(c, public_url)),
         accounts => accounts.iter().map(account_row).collect::<Vec<_>>(),
     }
 }

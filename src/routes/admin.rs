@@ -383,7 +383,7 @@ fn connection_page(
     let body = views::render(
         "admin/connection.html",
         merge_maps([
-            context! { c => models::connection_detail(&connection, &accounts) },
+            context! { c => models::connection_detail(&connection, &accounts, state.admin.public_url()) },
             base(s, "connections"),
             extra,
         ]),

@@ -144,7 +144,10 @@ try {
   // The copy button (the one thing that needs JavaScript) copies the statement exactly.
   const copy = page.locator('button.copy[data-copy="sql-alter-user"]');
   await copy.click();
-  check((await copy.textContent()).trim() === "Copied", "copy button confirms");
+  // The confirmation appears once the Clipboard API's promise resolves.
+  await page.waitForFunction(
+    () => document.querySelector('button.copy[data-copy="sql-alter-user"]')?.textContent.trim() === "Copied",
+  );
   const copied = await page.evaluate(() => navigator.clipboard.readText());
   check(copied.trim() === alterUser, "clipboard holds the ALTER USER statement");
   await screenshot(page, "keypair-pending");
