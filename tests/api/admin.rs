@@ -394,3 +394,63 @@ async fn admin_html_routes_are_not_in_the_openapi_document() {
     assert!(!paths.is_empty());
     assert!(paths.keys().all(|p| !p.starts_with("/admin")), "{paths:?}");
 }
+
+#[tokio::test]
+async fn the_audit_page_filters_and_pages() {
+    use icebroker::audit::{AuditEntry, AuditQuery};
+    let env = spawn_admin(|_| {}).await;
+    let base_ms = 1_795_392_000_000; // 2026-11-23 00:00 UTC
+    for i in 0..130u64 {
+        env.state.audit.record(AuditEntry {
+            at_ms: base_ms + i * 1000,
+            api_key_id: "key_test".into(),
+            connection: if i % 2 == 0 { "even" } else { "odd" }.into(),
+            identifier: Some(format!("user-{i}")),
+            method: "POST".into(),
+            path: "/api/v2/statements".into(),
+            statement_sha256: None,
+            request_id: None,
+            statement_handle: None,
+            upstream_status: Some(200),
+            error_code: None,
+            duration_ms: 3,
+            retries: 0,
+        });
+    }
+    // The writer task stores entries in batches; wait until all are readable.
+    for _ in 0..200 {
+        let all = env.state.audit.query(&AuditQuery {
+            limit: Some(1000),
+            ..Default::default()
+        });
+        if all.unwrap().entries.len() == 130 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let admin = Admin::login(&env.address, &env.admin_key).await;
+    let first = admin
+        .page("/admin/audit?connection=even&since=2026-11-23&until=2026-11-23")
+        .await;
+    assert_eq!(first.matches("<td>even</td>").count(), 50, "one page of 50");
+    assert!(!first.contains("<td>odd</td>"));
+    let marker = "<a href=\"";
+    let next_at = first.find("rel=\"next\"").expect("a next page");
+    let href_start = first[..next_at].rfind(marker).unwrap() + marker.len();
+    let href = first[href_start..next_at].split('"').next().unwrap();
+    let href = href.replace("&amp;", "&").replace("&#x2f;", "/");
+    let second = admin.page(&href).await;
+    assert_eq!(
+        second.matches("<td>even</td>").count(),
+        15,
+        "the other 15 of 65"
+    );
+    assert!(!second.contains("rel=\"next\""));
+    assert!(second.contains("First page"));
+
+    let none = admin.page("/admin/audit?since=2026-11-24").await;
+    assert!(none.contains("No entries"));
+    let res = admin.get("/admin/audit?since=yesterday").await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("since must be a date"));
+}
