@@ -5,6 +5,7 @@
 mod admin;
 mod admin_browser;
 mod admin_canary;
+mod admin_keypair;
 mod admin_support;
 mod api_keys;
 mod canary;
