@@ -12,7 +12,6 @@ use minijinja::value::merge_maps;
 use minijinja::value::Serde;
 use minijinja::{context, Value};
 use secrecy::ExposeSecret;
-use zeroize::Zeroizing;
 
 use crate::admin::csrf::{check_origin, CsrfFailure};
 use crate::admin::forms::{
@@ -23,7 +22,7 @@ use crate::admin::guard::session_cookie;
 use crate::admin::session::{random_token, tokens_equal};
 use crate::admin::{models, views, AdminError, AdminSession};
 use crate::api_keys::Scope;
-use crate::connections::{probe, sql, ConnectionKind, Defaults, NewKeypair};
+use crate::connections::{probe, sql, ConnectionKind};
 use crate::error::{AppError, ErrorCode};
 use crate::routes::connections::map_error;
 use crate::state::AppState;
@@ -334,30 +333,7 @@ async fn create_connection(state: &AppState, form: NewConnectionForm) -> Result<
         tracing::info!(connection = %connection.name, "oauth connection created (admin UI)");
         return Ok(connection.name.clone());
     }
-    let user = body.user.ok_or_else(|| {
-        AppError::new(
-            ErrorCode::InvalidRequest,
-            "user (the Snowflake LOGIN_NAME) is required",
-        )
-    })?;
-    let input = NewKeypair {
-        name: body.name,
-        account: body.account,
-        host: body.host,
-        user,
-        defaults: Defaults {
-            role: body.role,
-            warehouse: body.warehouse,
-            database: body.database,
-            schema: body.schema,
-        },
-        private_key_pem: body
-            .private_key_pem
-            .map(|p| Zeroizing::new(p.expose_secret().to_owned())),
-        private_key_passphrase: body
-            .private_key_passphrase
-            .map(|p| Zeroizing::new(p.expose_secret().to_owned())),
-    };
+    let input = crate::routes::connections::new_keypair(body)?;
     let connection = state
         .connections
         .create_keypair(input)

@@ -207,13 +207,26 @@ pub async fn post_connection(
         tracing::info!(connection = %connection.name, "oauth connection created");
         return Ok(respond(&connection, actix_web::http::StatusCode::CREATED));
     }
+    let input = new_keypair(body)?;
+    let connection = state
+        .connections
+        .create_keypair(input)
+        .await
+        .map_err(map_error)?;
+    tracing::info!(connection = %connection.name, "keypair connection created");
+    Ok(respond(&connection, actix_web::http::StatusCode::CREATED))
+}
+
+/// The service input of a keypair `CreateConnectionRequest` (the JSON API and the admin UI's
+/// form both create connections through it).
+pub fn new_keypair(body: CreateConnectionRequest) -> Result<NewKeypair, AppError> {
     let user = body.user.ok_or_else(|| {
         AppError::new(
             ErrorCode::InvalidRequest,
             "user (the Snowflake LOGIN_NAME) is required",
         )
     })?;
-    let input = NewKeypair {
+    Ok(NewKeypair {
         name: body.name,
         account: body.account,
         host: body.host,
@@ -230,14 +243,7 @@ pub async fn post_connection(
         private_key_passphrase: body
             .private_key_passphrase
             .map(|p| Zeroizing::new(p.expose_secret().to_owned())),
-    };
-    let connection = state
-        .connections
-        .create_keypair(input)
-        .await
-        .map_err(map_error)?;
-    tracing::info!(connection = %connection.name, "keypair connection created");
-    Ok(respond(&connection, actix_web::http::StatusCode::CREATED))
+    })
 }
 
 /// Lists connections (never secrets).
