@@ -69,27 +69,18 @@ thread_local! {
 }
 
 /// The matched route (its pattern, e.g. `/v1/connections/{name}/api/v2/statements`), never the
-/// concrete path, which may carry identifiers.
+/// concrete path, which may carry identifiers. Proxy paths are recognised directly, so a broker
+/// serving many end users does not churn the per-path cache.
 fn route_entry(req: &ServiceRequest) -> Rc<RouteEntry> {
     let path = req.path();
+    if let Some(shape) = crate::proxy::route::shape(path) {
+        return pattern_entry(shape.pattern());
+    }
     if let Some(found) = ROUTES.with(|cache| cache.borrow().get(path).cloned()) {
         return found;
     }
-    let pattern = req
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let entry = PATTERNS.with(|patterns| {
-        patterns
-            .borrow_mut()
-            .entry(pattern.as_str().into())
-            .or_insert_with(|| {
-                Rc::new(RouteEntry {
-                    pattern: pattern.into(),
-                    series: RefCell::new(Vec::new()),
-                })
-            })
-            .clone()
-    });
+    let pattern = req.match_pattern();
+    let entry = pattern_entry(pattern.as_deref().unwrap_or("unmatched"));
     ROUTES.with(|cache| {
         let mut cache = cache.borrow_mut();
         if cache.len() >= ROUTE_CACHE_CAP {
@@ -98,6 +89,21 @@ fn route_entry(req: &ServiceRequest) -> Rc<RouteEntry> {
         cache.insert(path.to_owned(), entry.clone());
     });
     entry
+}
+
+/// This worker's entry for the route `pattern`.
+fn pattern_entry(pattern: &str) -> Rc<RouteEntry> {
+    PATTERNS.with(|patterns| {
+        if let Some(found) = patterns.borrow().get(pattern) {
+            return found.clone();
+        }
+        let entry = Rc::new(RouteEntry {
+            pattern: pattern.into(),
+            series: RefCell::new(Vec::new()),
+        });
+        patterns.borrow_mut().insert(pattern.into(), entry.clone());
+        entry
+    })
 }
 
 /// Whether the request announces a body (a length above 0, or chunked).

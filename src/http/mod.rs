@@ -6,4 +6,5 @@ pub mod body_timeout;
 pub mod extractors;
 pub mod limits;
 pub mod middleware;
+pub mod percent;
 pub mod request_id;

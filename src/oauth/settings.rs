@@ -82,7 +82,8 @@ pub fn normalize_scopes(
             continue;
         }
         let role = if let Some(r) = item.strip_prefix("session:role-encoded:") {
-            percent_decode(r)
+            crate::http::percent::decode(r)
+                .map(std::borrow::Cow::into_owned)
                 .ok_or_else(|| format!("scope {item:?} is not valid percent-encoding"))?
         } else if let Some(r) = item.strip_prefix("session:role:") {
             r.to_owned()
@@ -119,20 +120,6 @@ fn check_role(role: &str) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut bytes = s.bytes();
-    while let Some(b) = bytes.next() {
-        if b == b'%' {
-            let hex = [bytes.next()?, bytes.next()?];
-            out.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
-        } else {
-            out.push(b);
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Whether `url`'s host is a loopback address or `localhost`.

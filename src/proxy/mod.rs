@@ -5,6 +5,7 @@ pub mod access;
 pub mod forward;
 pub mod owners;
 pub mod request;
+pub mod route;
 
 pub use forward::{
     buffer_back, read_small_body, send, stream_back, Answer, Forward, ForwardError, ProxyClient,

@@ -15,7 +15,7 @@ pub mod proxy;
 pub mod proxy_errors;
 pub mod tools;
 
-use actix_web::{web, Resource};
+use actix_web::{guard, web, Resource};
 
 use crate::http::extractors::method_not_allowed;
 
@@ -27,31 +27,13 @@ fn resource(path: &str) -> Resource {
 /// Registers every route (production and tests share this).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use connections as c;
-    // The SQL API proxy routes come first: actix tries resources in order, and these carry
-    // the traffic (BENCHMARKS.md).
+    // The six SQL API proxy paths come first and are recognised without the router's regular
+    // expressions (`proxy::dispatch`): they carry the traffic (BENCHMARKS.md). The guard lets
+    // every other `/v1/connections/…` path through to the resources below.
     cfg.service(
-        resource("/v1/connections/{name}/api/v2/statements")
-            .route(web::post().to(proxy::post_statements)),
-    )
-    .service(
-        resource("/v1/connections/{name}/api/v2/statements/{handle}")
-            .route(web::get().to(proxy::get_statement)),
-    )
-    .service(
-        resource("/v1/connections/{name}/api/v2/statements/{handle}/cancel")
-            .route(web::post().to(proxy::post_cancel)),
-    )
-    .service(
-        resource("/v1/connections/{name}/accounts/{identifier}/api/v2/statements")
-            .route(web::post().to(proxy::post_user_statements)),
-    )
-    .service(
-        resource("/v1/connections/{name}/accounts/{identifier}/api/v2/statements/{handle}")
-            .route(web::get().to(proxy::get_user_statement)),
-    )
-    .service(
-        resource("/v1/connections/{name}/accounts/{identifier}/api/v2/statements/{handle}/cancel")
-            .route(web::post().to(proxy::post_user_cancel)),
+        web::scope("/v1/connections")
+            .guard(guard::fn_guard(proxy::is_proxy_path))
+            .default_service(web::to(proxy::dispatch)),
     )
     .service(resource("/healthz").route(web::get().to(health::get_healthz)))
     .service(resource("/readyz").route(web::get().to(health::get_readyz)))

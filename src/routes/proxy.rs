@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use secrecy::ExposeSecret;
@@ -16,6 +16,7 @@ use crate::error::{AppError, ErrorCode};
 use crate::http::auth::ServiceCaller;
 use crate::metrics::UpstreamOutcome;
 use crate::proxy::owners::Ownership;
+use crate::proxy::route::{self, ProxyPath};
 use crate::proxy::{
     buffer_back, parse_query, prepare_body, send, stream_back, Answer, Forward, ForwardError,
     Operation, ProxyClient, UpstreamAuth, UpstreamResponse,
@@ -47,24 +48,94 @@ struct Call<'a> {
     accept_gzip: bool,
 }
 
-impl<'a> Call<'a> {
-    fn new(
-        name: &'a str,
-        principal: Principal<'a>,
-        operation: Operation,
-        handle: Option<&'a str>,
-        body: Option<Bytes>,
-        req: &HttpRequest,
-    ) -> Self {
-        Self {
-            name,
+/// Whether `req` is for one of the six proxy paths (the route guard: it runs for every request
+/// under `/v1/connections` and allocates nothing).
+pub fn is_proxy_path(req: &actix_web::guard::GuardContext<'_>) -> bool {
+    route::shape(req.head().uri.path()).is_some()
+}
+
+/// Serves the six proxy paths, recognised by [`crate::proxy::route`] rather than by the router's
+/// regex resources (this is the traffic; see BENCHMARKS.md). Each path has one method (405
+/// otherwise); the caller is authenticated after that, as on every other route.
+pub async fn dispatch(
+    state: web::Data<AppState>,
+    client: web::Data<ProxyClient>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, AppError> {
+    let Some(path) = ProxyPath::parse(req.path()) else {
+        return Err(AppError::new(
+            ErrorCode::RouteNotFound,
+            "no such route: a path segment is not valid percent-encoded UTF-8",
+        ));
+    };
+    if req.method().as_str() != path.shape.method() {
+        return Err(AppError::new(
+            ErrorCode::MethodNotAllowed,
+            format!("{} is not supported on this route", req.method()),
+        ));
+    }
+    let proxied = Proxied {
+        caller: ServiceCaller::extract(&req).await?,
+        state: &state,
+        client: &client,
+        req: &req,
+        payload,
+        path: &path,
+    };
+    match (path.shape.end_user, path.shape.operation) {
+        (false, Operation::Submit) => post_statements(proxied).await,
+        (false, Operation::Status) => get_statement(proxied).await,
+        (false, Operation::Cancel) => post_cancel(proxied).await,
+        (true, Operation::Submit) => post_user_statements(proxied).await,
+        (true, Operation::Status) => get_user_statement(proxied).await,
+        (true, Operation::Cancel) => post_user_cancel(proxied).await,
+    }
+}
+
+/// One request to a proxy path, authenticated, as [`dispatch`] hands it on.
+struct Proxied<'a> {
+    caller: ServiceCaller,
+    state: &'a AppState,
+    client: &'a ProxyClient,
+    req: &'a HttpRequest,
+    payload: web::Payload,
+    path: &'a ProxyPath<'a>,
+}
+
+impl Proxied<'_> {
+    /// Forwards the call as `principal`, with the request body when the operation is a submit.
+    async fn forward(self, principal: Principal<'_>) -> Result<HttpResponse, AppError> {
+        let operation = self.path.shape.operation;
+        let body = match operation {
+            Operation::Submit => {
+                Some(read_capped(self.payload, self.req, self.state.proxy_max_body).await?)
+            }
+            Operation::Status | Operation::Cancel => None,
+        };
+        let call = Call {
+            name: &self.path.connection,
             principal,
             operation,
-            handle,
+            handle: self.path.handle.as_deref(),
             body,
-            query: req.query_string().to_owned(),
-            accept_gzip: accepts_gzip(req),
-        }
+            query: self.req.query_string().to_owned(),
+            accept_gzip: accepts_gzip(self.req),
+        };
+        forward(self.state, self.client, &self.caller, call).await
+    }
+
+    /// A keypair call, tagged with the caller's `X-Icebroker-Identifier` if it sent one.
+    async fn forward_as_service(self) -> Result<HttpResponse, AppError> {
+        let tag = identifier_tag(self.req)?;
+        self.forward(Principal::Service { tag }).await
+    }
+
+    /// An OAuth call as the end user the path names.
+    async fn forward_as_user(self) -> Result<HttpResponse, AppError> {
+        let path = self.path;
+        let identifier = path.identifier.as_deref().unwrap_or_default();
+        self.forward(Principal::User { identifier }).await
     }
 }
 
@@ -77,72 +148,24 @@ impl<'a> Call<'a> {
               (status = 422, description = "Snowflake's error body, unchanged"),
               (status = 502, body = crate::routes::openapi::ErrorEnvelope),
               (status = 504, body = crate::routes::openapi::ErrorEnvelope)))]
-pub async fn post_statements(
-    caller: ServiceCaller,
-    state: web::Data<AppState>,
-    client: web::Data<ProxyClient>,
-    name: web::Path<String>,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> Result<HttpResponse, AppError> {
-    let body = read_capped(payload, &req, state.proxy_max_body).await?;
-    let principal = Principal::Service {
-        tag: identifier_tag(&req)?,
-    };
-    let call = Call::new(&name, principal, Operation::Submit, None, Some(body), &req);
-    forward(&state, &client, &caller, call).await
+async fn post_statements(proxied: Proxied<'_>) -> Result<HttpResponse, AppError> {
+    proxied.forward_as_service().await
 }
 
 /// Statement status or a result partition through a keypair connection.
 #[utoipa::path(get, path = "/v1/connections/{name}/api/v2/statements/{handle}", tag = "proxy",
     security(("api_key" = [])), params(("name" = String, Path), ("handle" = String, Path)),
     responses((status = 200, description = "Snowflake's ResultSet or partition, streamed unchanged")))]
-pub async fn get_statement(
-    caller: ServiceCaller,
-    state: web::Data<AppState>,
-    client: web::Data<ProxyClient>,
-    path: web::Path<(String, String)>,
-    req: HttpRequest,
-) -> Result<HttpResponse, AppError> {
-    let (name, handle) = path.into_inner();
-    let principal = Principal::Service {
-        tag: identifier_tag(&req)?,
-    };
-    let call = Call::new(
-        &name,
-        principal,
-        Operation::Status,
-        Some(&handle),
-        None,
-        &req,
-    );
-    forward(&state, &client, &caller, call).await
+async fn get_statement(proxied: Proxied<'_>) -> Result<HttpResponse, AppError> {
+    proxied.forward_as_service().await
 }
 
 /// Cancels a statement through a keypair connection.
 #[utoipa::path(post, path = "/v1/connections/{name}/api/v2/statements/{handle}/cancel", tag = "proxy",
     security(("api_key" = [])), params(("name" = String, Path), ("handle" = String, Path)),
     responses((status = 200, description = "Snowflake's CancelStatus, unchanged")))]
-pub async fn post_cancel(
-    caller: ServiceCaller,
-    state: web::Data<AppState>,
-    client: web::Data<ProxyClient>,
-    path: web::Path<(String, String)>,
-    req: HttpRequest,
-) -> Result<HttpResponse, AppError> {
-    let (name, handle) = path.into_inner();
-    let principal = Principal::Service {
-        tag: identifier_tag(&req)?,
-    };
-    let call = Call::new(
-        &name,
-        principal,
-        Operation::Cancel,
-        Some(&handle),
-        None,
-        &req,
-    );
-    forward(&state, &client, &caller, call).await
+async fn post_cancel(proxied: Proxied<'_>) -> Result<HttpResponse, AppError> {
+    proxied.forward_as_service().await
 }
 
 /// Submits a statement as an end user of an OAuth connection.
@@ -152,21 +175,8 @@ pub async fn post_cancel(
     responses((status = 200, description = "Snowflake's ResultSet, streamed unchanged"),
               (status = 401, body = crate::routes::openapi::ErrorEnvelope, description = "reauthorization_required"),
               (status = 409, body = crate::routes::openapi::ErrorEnvelope, description = "account_not_connected")))]
-pub async fn post_user_statements(
-    caller: ServiceCaller,
-    state: web::Data<AppState>,
-    client: web::Data<ProxyClient>,
-    path: web::Path<(String, String)>,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> Result<HttpResponse, AppError> {
-    let (name, identifier) = path.into_inner();
-    let body = read_capped(payload, &req, state.proxy_max_body).await?;
-    let principal = Principal::User {
-        identifier: &identifier,
-    };
-    let call = Call::new(&name, principal, Operation::Submit, None, Some(body), &req);
-    forward(&state, &client, &caller, call).await
+async fn post_user_statements(proxied: Proxied<'_>) -> Result<HttpResponse, AppError> {
+    proxied.forward_as_user().await
 }
 
 /// Statement status or a partition as an end user of an OAuth connection.
@@ -174,26 +184,8 @@ pub async fn post_user_statements(
     security(("api_key" = [])),
     params(("name" = String, Path), ("identifier" = String, Path), ("handle" = String, Path)),
     responses((status = 200, description = "Snowflake's ResultSet or partition, streamed unchanged")))]
-pub async fn get_user_statement(
-    caller: ServiceCaller,
-    state: web::Data<AppState>,
-    client: web::Data<ProxyClient>,
-    path: web::Path<(String, String, String)>,
-    req: HttpRequest,
-) -> Result<HttpResponse, AppError> {
-    let (name, identifier, handle) = path.into_inner();
-    let principal = Principal::User {
-        identifier: &identifier,
-    };
-    let call = Call::new(
-        &name,
-        principal,
-        Operation::Status,
-        Some(&handle),
-        None,
-        &req,
-    );
-    forward(&state, &client, &caller, call).await
+async fn get_user_statement(proxied: Proxied<'_>) -> Result<HttpResponse, AppError> {
+    proxied.forward_as_user().await
 }
 
 /// Cancels a statement as an end user of an OAuth connection.
@@ -201,26 +193,8 @@ pub async fn get_user_statement(
     security(("api_key" = [])),
     params(("name" = String, Path), ("identifier" = String, Path), ("handle" = String, Path)),
     responses((status = 200, description = "Snowflake's CancelStatus, unchanged")))]
-pub async fn post_user_cancel(
-    caller: ServiceCaller,
-    state: web::Data<AppState>,
-    client: web::Data<ProxyClient>,
-    path: web::Path<(String, String, String)>,
-    req: HttpRequest,
-) -> Result<HttpResponse, AppError> {
-    let (name, identifier, handle) = path.into_inner();
-    let principal = Principal::User {
-        identifier: &identifier,
-    };
-    let call = Call::new(
-        &name,
-        principal,
-        Operation::Cancel,
-        Some(&handle),
-        None,
-        &req,
-    );
-    forward(&state, &client, &caller, call).await
+async fn post_user_cancel(proxied: Proxied<'_>) -> Result<HttpResponse, AppError> {
+    proxied.forward_as_user().await
 }
 
 async fn forward(

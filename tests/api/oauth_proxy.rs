@@ -138,3 +138,46 @@ async fn one_end_users_statement_is_not_readable_as_another() {
     assert_error(status("bob").await.unwrap(), 404, "statement_not_found").await;
     assert_eq!(status("alice").await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn end_user_segments_are_percent_decoded_and_each_path_has_one_method() {
+    let env = spawn(false).await;
+    assert_eq!(env.connect("dana@example.com").await.status(), 303);
+    for encoded in [
+        "dana%40example.com",
+        "dana@example.com",
+        "%64ana%40example.com",
+    ] {
+        let res = submit(&env, encoded, "SELECT CURRENT_USER()").await;
+        assert_eq!(
+            res.status(),
+            200,
+            "{encoded}: {}",
+            res.text().await.unwrap()
+        );
+    }
+    env.sim.control().reset_counters();
+    let base = format!("{}/v1/connections/sales/accounts", env.address);
+    let wrong_method = env
+        .client
+        .get(format!("{base}/dana%40example.com/api/v2/statements"))
+        .bearer_auth(&env.service_key)
+        .send()
+        .await
+        .unwrap();
+    assert_error(wrong_method, 405, "method_not_allowed").await;
+    let unauthenticated = env
+        .client
+        .post(format!("{base}/dana%40example.com/api/v2/statements"))
+        .json(&json!({ "statement": "SELECT 1" }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(unauthenticated, 401, "unauthorized").await;
+    for malformed in ["dana%4", "dana%zz", "%c0%ae"] {
+        let res = submit(&env, malformed, "SELECT 1").await;
+        assert_error(res, 404, "route_not_found").await;
+    }
+    let upstream: u64 = env.sim.control().counters().requests_by_path.values().sum();
+    assert_eq!(upstream, 0, "refused calls never reach Snowflake");
+}
