@@ -310,8 +310,14 @@ const PASSED_HEADERS: [&str; 5] = [
 ];
 
 /// Streams an upstream response back unchanged in status and body. A body that stalls for
-/// longer than the read timeout is cut off, so a dead upstream cannot pin the connection.
-pub fn stream_back(client: &ProxyClient, response: UpstreamResponse) -> HttpResponse {
+/// longer than the read timeout is cut off, so a dead upstream cannot pin the connection. `held`
+/// (e.g. the connection's concurrency slot) lives until the body has been sent or the caller has
+/// gone away: a result still streaming is still a call in flight to Snowflake.
+pub fn stream_back<H: 'static>(
+    client: &ProxyClient,
+    response: UpstreamResponse,
+    held: H,
+) -> HttpResponse {
     let status =
         StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut builder = HttpResponse::build(status);
@@ -322,7 +328,7 @@ pub fn stream_back(client: &ProxyClient, response: UpstreamResponse) -> HttpResp
     }
     let body = response.into_body();
     let length = hyper::body::Body::size_hint(&body).exact();
-    let stream = body_stream(body, client.read_timeout);
+    let stream = body_stream(body, client.read_timeout, held);
     match length {
         Some(len) => builder.body(SizedStream::new(len, stream)),
         None => builder.streaming(stream),
@@ -349,19 +355,20 @@ pub async fn buffer_back(
 }
 
 /// The data frames of an upstream body, each awaited for at most `read_timeout`; the stream
-/// ends after the first error.
-fn body_stream(
+/// ends after the first error. `held` is dropped with the body.
+fn body_stream<H: 'static>(
     body: hyper::body::Incoming,
     read_timeout: Duration,
+    held: H,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
-    futures_util::stream::unfold(Some(body), move |state| async move {
-        let mut body = state?;
+    futures_util::stream::unfold(Some((body, held)), move |state| async move {
+        let (mut body, held) = state?;
         loop {
             match tokio::time::timeout(read_timeout, body.frame()).await {
                 Ok(None) => return None,
                 Ok(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data() {
-                        return Some((Ok(data), Some(body)));
+                        return Some((Ok(data), Some((body, held))));
                     }
                 }
                 Ok(Some(Err(e))) => {

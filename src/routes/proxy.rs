@@ -270,8 +270,9 @@ async fn forward_inner(
         Principal::Service { tag } => tag.as_deref(),
         Principal::User { identifier } => Some(*identifier),
     };
-    // Held until Snowflake's answer is in: the connection's concurrency slot, if capped.
-    let _admission = crate::http::limits::admit(state, caller, call.name, identifier)?;
+    // The connection's concurrency slot, if capped: held until Snowflake's answer has been
+    // passed on whole (a streamed body releases it when it ends or the caller goes away).
+    let admission = crate::http::limits::admit(state, caller, call.name, identifier)?;
     let handle = match call.handle {
         Some(h) => Some(StatementHandle::parse(h).map_err(|_| not_found())?),
         None => None,
@@ -330,7 +331,7 @@ async fn forward_inner(
         }
     };
     if call.operation != Operation::Submit {
-        return Ok(stream_back(client, answer.response));
+        return Ok(stream_back(client, answer.response, admission));
     }
     // A submit's handle is remembered with its owner: from the `Link` header of a result, or
     // from the (small) body of a 202.
@@ -353,7 +354,7 @@ async fn forward_inner(
     if let Some(h) = &entry.statement_handle {
         owners.remember(h, owner);
     }
-    Ok(stream_back(client, answer.response))
+    Ok(stream_back(client, answer.response, admission))
 }
 
 /// The most of a 202 body read to learn its statement handle (Snowflake's is ~300 bytes).

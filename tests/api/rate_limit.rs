@@ -211,6 +211,47 @@ async fn a_connection_at_its_concurrency_cap_answers_connection_busy() {
     );
 }
 
+/// A result still streaming to the caller holds its concurrency slot: the call is in flight to
+/// Snowflake until the last byte is passed on.
+#[tokio::test]
+async fn a_streaming_result_holds_its_concurrency_slot_until_it_ends() {
+    let env = spawn(|s| s.limits.connection_max_concurrent = 1).await;
+    let (_, key) = env.app.create_key("service", &[]).await;
+    // ~30 MB in the first partition: far more than the socket buffers between the broker and
+    // a caller that does not read.
+    let big = env
+        .app
+        .client
+        .post(format!(
+            "{}/v1/connections/kp/api/v2/statements",
+            env.app.address
+        ))
+        .bearer_auth(&key)
+        .json(&json!({
+            "statement": "SELECT RANDSTR(3000, SEQ4()) FROM TABLE(GENERATOR(ROWCOUNT => 10000))"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(big.status(), 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let busy = submit_as(&env, &key, None).await;
+    assert_error(busy, 429, "connection_busy").await;
+
+    let body = big.bytes().await.unwrap();
+    assert!(body.len() > 20_000_000, "{} bytes", body.len());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let status = submit_as(&env, &key, None).await.status();
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 429);
+        assert!(Instant::now() < deadline, "the slot was never released");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Reads until the server closes the connection (or `limit` passes); returns what it sent and
 /// when it closed.
 async fn read_until_closed(
