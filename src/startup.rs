@@ -135,6 +135,8 @@ impl Application {
             .recover_interrupted_refreshes()
             .await
             .map_err(|e| StartupError::Vault(e.to_string()))?;
+        let oauth = Arc::new(oauth);
+        crate::oauth::spawn_flow_sweeper(Arc::downgrade(&oauth));
         let audit = Arc::new(crate::audit::AuditLog::start(
             vault.clone(),
             clock.clone(),
@@ -148,7 +150,7 @@ impl Application {
             vault,
             api_keys: Arc::new(api_keys),
             connections,
-            oauth: Arc::new(oauth),
+            oauth,
             sql_api,
             clock,
             proxy_max_body: settings.proxy.max_body_bytes,

@@ -136,6 +136,55 @@ impl FlowStore {
     }
 }
 
+/// What one [`FlowStore::sweep`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Links past their expiry that were never opened.
+    pub links: usize,
+    /// Flow states older than [`STATE_TTL`] whose callback never came.
+    pub states: usize,
+}
+
+impl FlowStore {
+    /// Removes links and flow states that can no longer be used (expired at `now`): links
+    /// nobody opened and flows nobody finished would otherwise stay in the store for ever.
+    /// Each removal is a compare-and-swap on the value read, so one being taken at the same
+    /// moment is never removed under its taker.
+    pub async fn sweep(&self, now: u64) -> Result<Swept, OAuthError> {
+        let store = self.vault.store();
+        let mut swept = Swept::default();
+        for item in store.scan_prefix(LINK_TREE, b"") {
+            let (key, bytes) = item?;
+            let expired = serde_json::from_slice::<LinkRecord>(&bytes)
+                .map_or(true, |link| link.expires_at <= now);
+            if expired && store.compare_and_swap(LINK_TREE, &key, Some(&bytes), None)? {
+                swept.links += 1;
+            }
+        }
+        let mut stale = Vec::new();
+        for item in self.vault.scan(STATE_KIND, None) {
+            let (slot, plain) = item?;
+            let expired = serde_json::from_slice::<StateRecord>(plain.expose())
+                .map_or(true, |state| state.created_at + STATE_TTL <= now);
+            if expired {
+                stale.push(slot);
+            }
+        }
+        for slot in stale {
+            let Some((version, _)) = self.vault.get_versioned(&slot)? else {
+                continue;
+            };
+            if store.compare_and_swap(SEALED_TREE, &slot.store_key(), Some(&version.0), None)? {
+                swept.states += 1;
+            }
+        }
+        if swept != Swept::default() {
+            store.flush().await?;
+        }
+        Ok(swept)
+    }
+}
+
 fn random(e: getrandom::Error) -> OAuthError {
     OAuthError::Internal(format!("random source: {e}"))
 }

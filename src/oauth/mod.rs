@@ -28,7 +28,7 @@ use std::sync::Arc;
 pub use accounts::{AccountStatus, AccountView};
 pub use admin::NewOAuth;
 pub use flow::{CallbackOutcome, FlowFailure, Started};
-pub use links::{LINK_TTL_DEFAULT, LINK_TTL_MAX, STATE_TTL};
+pub use links::{Swept, LINK_TTL_DEFAULT, LINK_TTL_MAX, STATE_TTL};
 pub use secrets::AccessToken;
 pub use settings::{OAuthSettings, OAuthSetup};
 pub use tokens::TokenManager;
@@ -183,6 +183,20 @@ impl OAuthService {
             allow_loopback,
             pages: pages::Pages::new().map_err(|e| OAuthError::Internal(e.to_string()))?,
         })
+    }
+
+    /// Removes authorization links and flow states that expired unused (see
+    /// [`spawn_flow_sweeper`]); returns what it removed.
+    pub async fn sweep_expired_flows(&self) -> Result<Swept, OAuthError> {
+        let swept = self.flows.sweep(self.clock.now()).await?;
+        if swept != Swept::default() {
+            tracing::info!(
+                links = swept.links,
+                flow_states = swept.states,
+                "removed expired authorization links and flow states"
+            );
+        }
+        Ok(swept)
     }
 
     /// The token manager (what the proxy calls).
@@ -374,4 +388,26 @@ impl OAuthService {
         }
         Ok(conn)
     }
+}
+
+/// How often expired links and flow states are swept.
+const FLOW_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Sweeps expired links and flow states every minute while `service` lives (a weak handle, so
+/// the task never keeps a stopped broker's store open).
+pub fn spawn_flow_sweeper(service: std::sync::Weak<OAuthService>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(FLOW_SWEEP_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(service) = service.upgrade() else {
+                return;
+            };
+            if let Err(e) = service.sweep_expired_flows().await {
+                tracing::warn!(error = %e, "sweeping expired authorization links failed");
+            }
+        }
+    });
 }

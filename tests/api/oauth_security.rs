@@ -276,3 +276,32 @@ async fn a_disabled_connection_refuses_tokens_with_connection_disabled() {
     let app_err = icebroker::error::AppError::from(err);
     assert_eq!(app_err.code().as_str(), "connection_disabled");
 }
+
+#[tokio::test]
+async fn links_and_flow_states_that_expire_unused_are_swept_from_the_store() {
+    let env = spawn(false).await;
+    let none = icebroker::oauth::Swept::default();
+    let _unopened = [env.link("erin").await, env.link("frank").await];
+    let opened = env.link("gina").await;
+    let res = browser().get(&opened).send().await.unwrap();
+    assert_eq!(
+        res.status(),
+        302,
+        "the link starts a flow that is never finished"
+    );
+    let oauth = &env.state.oauth;
+    assert_eq!(oauth.sweep_expired_flows().await.unwrap(), none);
+
+    env.clock.advance(icebroker::oauth::LINK_TTL_MAX + 1);
+    let fresh = env.link("hana").await;
+    let swept = oauth.sweep_expired_flows().await.unwrap();
+    assert_eq!((swept.links, swept.states), (2, 1));
+    assert_eq!(oauth.sweep_expired_flows().await.unwrap(), none);
+
+    let cb = env
+        .authorize(&fresh, "jsmith", "jsmith-pass", "allow")
+        .await;
+    let done = cb.browser.get(&cb.url).send().await.unwrap();
+    assert_eq!(done.status(), 303, "a live link survives the sweep");
+    assert_eq!(env.account("hana").await["status"], "active");
+}
