@@ -20,6 +20,16 @@ pub enum Operation {
     Cancel,
 }
 
+impl Operation {
+    /// The one HTTP method the SQL API serves the operation with.
+    pub fn method(self) -> &'static str {
+        match self {
+            Operation::Status => "GET",
+            Operation::Submit | Operation::Cancel => "POST",
+        }
+    }
+}
+
 /// The validated query string to send upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamQuery {

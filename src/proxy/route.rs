@@ -51,14 +51,6 @@ impl Shape {
             }
         }
     }
-
-    /// The one HTTP method the path is served for.
-    pub fn method(self) -> &'static str {
-        match self.operation {
-            Operation::Status => "GET",
-            Operation::Submit | Operation::Cancel => "POST",
-        }
-    }
 }
 
 /// A proxy path with its variable segments decoded.

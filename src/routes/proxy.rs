@@ -69,7 +69,7 @@ pub async fn dispatch(
             "no such route: a path segment is not valid percent-encoded UTF-8",
         ));
     };
-    if req.method().as_str() != path.shape.method() {
+    if req.method().as_str() != path.shape.operation.method() {
         return Err(AppError::new(
             ErrorCode::MethodNotAllowed,
             format!("{} is not supported on this route", req.method()),
@@ -212,11 +212,7 @@ async fn forward(
             Principal::Service { tag } => tag.clone(),
             Principal::User { identifier } => Some((*identifier).to_owned()),
         },
-        method: match call.operation {
-            Operation::Status => "GET",
-            Operation::Submit | Operation::Cancel => "POST",
-        }
-        .to_owned(),
+        method: call.operation.method().to_owned(),
         path: path_shape(call.operation).to_owned(),
         statement_sha256: None,
         request_id: None,
