@@ -20,7 +20,13 @@ use crate::vault::{Slot, Vault};
 const KIND: &str = "audit";
 const FIELD: &str = "entry";
 const QUEUE: usize = 65_536;
+/// Most entries the writer takes off the queue at once.
 const BATCH: usize = 512;
+/// Plaintext size at which a sealed record is closed. sled writes a page over 128 KiB (a quarter
+/// of its 512 KiB segment) to a blob file of its own on every rewrite, and a leaf page holds up
+/// to 16 records, so records stay under 8 KiB: 512-entry records (~150 KiB) made every batch a
+/// few blob files and most of the writer's CPU (BENCHMARKS.md).
+const RECORD_BYTES: usize = 6 * 1024;
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// How long the writer lets entries gather after the first one before sealing them as a batch.
 const COALESCE: Duration = Duration::from_millis(50);
@@ -233,6 +239,7 @@ async fn run_writer(
 ) {
     let mut seq: u64 = 0;
     let mut batch = Vec::with_capacity(BATCH);
+    let mut buf = Vec::with_capacity(RECORD_BYTES + 1024);
     let mut sweep_tick = tokio::time::interval(Duration::from_secs(3600));
     // Audit entries are not credentials: they are made durable once a second rather than per
     // batch (a flush per request cost ~100 µs of CPU at concurrency 1; BENCHMARKS.md).
@@ -255,7 +262,7 @@ async fn run_writer(
                         }
                     }
                 }
-                write_batch(&vault, &mut batch, &mut seq);
+                write_batch(&vault, &mut batch, &mut seq, &mut buf);
                 dirty = true;
             }
             _ = flush_tick.tick(), if dirty => {
@@ -268,7 +275,7 @@ async fn run_writer(
                 while let Ok(entry) = rx.try_recv() {
                     batch.push(entry);
                 }
-                write_batch(&vault, &mut batch, &mut seq);
+                write_batch(&vault, &mut batch, &mut seq, &mut buf);
                 flush(&vault).await;
                 dirty = false;
                 let _ = ack.send(());
@@ -286,25 +293,70 @@ async fn flush(vault: &Vault) {
     }
 }
 
-/// Seals the queued entries as records of at most [`BATCH`] entries; `batch` is left empty for
-/// reuse.
-fn write_batch(vault: &Vault, batch: &mut Vec<AuditEntry>, seq: &mut u64) {
-    for chunk in batch.chunks(BATCH) {
-        let Some(newest_ms) = chunk.iter().map(|e| e.at_ms).max() else {
-            continue;
-        };
-        *seq += 1;
-        let written = serde_json::to_vec(chunk)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| {
-                let slot = slot_for(newest_ms, *seq).map_err(|e| e.to_string())?;
-                vault.put_batched(&slot, &bytes).map_err(|e| e.to_string())
-            });
-        if let Err(e) = written {
-            tracing::error!(error = %e, entries = chunk.len(), "audit entries not written");
+/// Seals the queued entries as records of about [`RECORD_BYTES`] each (a JSON array); `batch`
+/// is left empty and `buf` (the reused serialisation buffer) holds nothing of value afterwards.
+fn write_batch(vault: &Vault, batch: &mut Vec<AuditEntry>, seq: &mut u64, buf: &mut Vec<u8>) {
+    let mut record = RecordWriter {
+        buf,
+        entries: 0,
+        newest_ms: 0,
+    };
+    record.reset();
+    for entry in batch.drain(..) {
+        record.push(&entry);
+        if record.buf.len() >= RECORD_BYTES {
+            record.seal(vault, seq);
         }
     }
-    batch.clear();
+    if record.entries > 0 {
+        record.seal(vault, seq);
+    }
+}
+
+/// One record being filled: `[entry,entry,…` in `buf`.
+struct RecordWriter<'a> {
+    buf: &'a mut Vec<u8>,
+    entries: usize,
+    newest_ms: u64,
+}
+
+impl RecordWriter<'_> {
+    fn reset(&mut self) {
+        self.buf.clear();
+        self.buf.push(b'[');
+        self.entries = 0;
+        self.newest_ms = 0;
+    }
+
+    fn push(&mut self, entry: &AuditEntry) {
+        let before = self.buf.len();
+        if self.entries > 0 {
+            self.buf.push(b',');
+        }
+        if let Err(e) = serde_json::to_writer(&mut *self.buf, entry) {
+            self.buf.truncate(before);
+            tracing::error!(error = %e, "audit entry not serialised");
+            return;
+        }
+        self.entries += 1;
+        self.newest_ms = self.newest_ms.max(entry.at_ms);
+    }
+
+    fn seal(&mut self, vault: &Vault, seq: &mut u64) {
+        self.buf.push(b']');
+        *seq += 1;
+        let written = slot_for(self.newest_ms, *seq)
+            .map_err(|e| e.to_string())
+            .and_then(|slot| {
+                vault
+                    .put_batched(&slot, self.buf)
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(e) = written {
+            tracing::error!(error = %e, entries = self.entries, "audit entries not written");
+        }
+        self.reset();
+    }
 }
 
 /// Deletes records whose newest entry is older than the retention (run at start, then hourly).
@@ -378,14 +430,14 @@ mod tests {
         vault
             .put_batched(&old, &serde_json::to_vec(&entry(1, "a")).unwrap())
             .unwrap();
-        let mut seq = 0;
+        let (mut seq, mut buf) = (0, Vec::new());
         let mut batch: Vec<AuditEntry> = (2..5).map(|t| entry(t, "a")).collect();
-        write_batch(&vault, &mut batch, &mut seq);
+        write_batch(&vault, &mut batch, &mut seq, &mut buf);
         assert!(batch.is_empty());
         let mut batch: Vec<AuditEntry> = (5..9)
             .map(|t| entry(t, if t == 6 { "b" } else { "a" }))
             .collect();
-        write_batch(&vault, &mut batch, &mut seq);
+        write_batch(&vault, &mut batch, &mut seq, &mut buf);
         let log = log_with(&vault);
 
         let mut seen = Vec::new();
@@ -409,5 +461,31 @@ mod tests {
         let all = log.query(&AuditQuery::default()).unwrap();
         assert_eq!(all.entries.len(), 8);
         assert!(all.next.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_large_batch_is_sealed_as_small_records_read_back_in_order() {
+        let vault = Vault::in_memory_for_tests().await;
+        let (mut seq, mut buf) = (0, Vec::new());
+        let mut batch: Vec<AuditEntry> = (0..500).map(|t| entry(t, "a")).collect();
+        write_batch(&vault, &mut batch, &mut seq, &mut buf);
+        let records: Vec<usize> = vault
+            .scan(KIND, Some(""))
+            .map(|item| item.unwrap().1.expose().len())
+            .collect();
+        assert!(records.len() > 5, "{} records", records.len());
+        assert!(
+            records.iter().all(|len| *len < RECORD_BYTES + 1024),
+            "{records:?}"
+        );
+        let log = log_with(&vault);
+        let all = log
+            .query(&AuditQuery {
+                limit: Some(1000),
+                ..AuditQuery::default()
+            })
+            .unwrap();
+        let times: Vec<u64> = all.entries.iter().map(|e| e.at_ms).collect();
+        assert_eq!(times, (0..500).collect::<Vec<_>>());
     }
 }
