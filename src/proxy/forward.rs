@@ -163,10 +163,10 @@ fn url_for(fwd: &Forward<'_>, is_retry: bool) -> String {
     if fwd.operation == Operation::Cancel {
         url.push_str("/cancel");
     }
-    let query = fwd.query.render(is_retry);
-    if !query.is_empty() {
-        url.push('?');
-        url.push_str(&query);
+    url.push('?');
+    fwd.query.render_into(is_retry, &mut url);
+    if url.ends_with('?') {
+        url.pop();
     }
     url
 }
@@ -300,14 +300,37 @@ pub async fn send(
     }
 }
 
-/// Response headers passed back to the caller (an allow-list: no cookies, no hop-by-hop).
-const PASSED_HEADERS: [&str; 5] = [
-    "content-type",
-    "content-encoding",
-    "link",
-    "retry-after",
-    "vary",
-];
+/// Response headers passed back to the caller (an allow-list: no cookies, no hop-by-hop), by
+/// their names in hyper's and in actix's `http` crate.
+const PASSED_HEADERS: [(
+    hyper::header::HeaderName,
+    actix_web::http::header::HeaderName,
+); 5] = {
+    use actix_web::http::header as actix;
+    use hyper::header as hyper;
+    [
+        (hyper::CONTENT_TYPE, actix::CONTENT_TYPE),
+        (hyper::CONTENT_ENCODING, actix::CONTENT_ENCODING),
+        (hyper::LINK, actix::LINK),
+        (hyper::RETRY_AFTER, actix::RETRY_AFTER),
+        (hyper::VARY, actix::VARY),
+    ]
+};
+
+/// A response to the caller with the upstream status and the [`PASSED_HEADERS`] of `upstream`.
+fn answer_head(upstream: &UpstreamResponse) -> actix_web::HttpResponseBuilder {
+    let status =
+        StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut builder = HttpResponse::build(status);
+    for (from, to) in &PASSED_HEADERS {
+        for value in upstream.headers().get_all(from) {
+            if let Ok(value) = actix_web::http::header::HeaderValue::from_bytes(value.as_bytes()) {
+                builder.append_header((to.clone(), value));
+            }
+        }
+    }
+    builder
+}
 
 /// Streams an upstream response back unchanged in status and body. A body that stalls for
 /// longer than the read timeout is cut off, so a dead upstream cannot pin the connection. `held`
@@ -318,14 +341,7 @@ pub fn stream_back<H: 'static>(
     response: UpstreamResponse,
     held: H,
 ) -> HttpResponse {
-    let status =
-        StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let mut builder = HttpResponse::build(status);
-    for name in PASSED_HEADERS {
-        for value in response.headers().get_all(name) {
-            builder.append_header((name, value.as_bytes()));
-        }
-    }
+    let mut builder = answer_head(&response);
     let body = response.into_body();
     let length = hyper::body::Body::size_hint(&body).exact();
     let stream = body_stream(body, client.read_timeout, held);
@@ -342,14 +358,7 @@ pub async fn buffer_back(
     response: UpstreamResponse,
     limit: usize,
 ) -> Option<(HttpResponse, Bytes)> {
-    let status =
-        StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let mut builder = HttpResponse::build(status);
-    for name in PASSED_HEADERS {
-        for value in response.headers().get_all(name) {
-            builder.append_header((name, value.as_bytes()));
-        }
-    }
+    let mut builder = answer_head(&response);
     let body = read_small_body(client, response, limit).await?;
     Some((builder.body(body.clone()), body))
 }

@@ -1,26 +1,31 @@
 //! Who owns a statement (SECURITY.md TR-11): the handle of every statement submitted through the
-//! proxy is remembered with its owner — the API key, the connection and, on OAuth connections,
-//! the end user — and status, partition and cancel calls on a handle are allowed only for the
-//! same owner. On a keypair connection every caller shares the Snowflake service user, so without
-//! this any key allowed on the connection could read another key's results.
+//! proxy (or a tool) is remembered with its owner — the API key, the connection and, on OAuth
+//! connections, the end user — and status, partition and cancel calls on a handle are allowed only
+//! for the same owner. On a keypair connection every caller shares the Snowflake service user, so
+//! without this any key allowed on the connection could read another key's results.
 //!
-//! Recent handles live in memory (bounded, oldest forgotten first); every handle is also written
-//! to the store by a background task once a second, so ownership survives a restart. Owners are
-//! kept as keyed hashes, never as identifiers. A handle the broker never saw (submitted elsewhere,
-//! or in the last second before a crash) is left to Snowflake's own per-user check.
+//! Every handle lives in memory (bounded, oldest forgotten first). Handles a caller has to come
+//! back for — a statement still running (202) or a result with more partitions to fetch — are
+//! also written to the store by a background task once a second, so they survive a restart; a
+//! complete single-partition answer is not, since its caller already holds all of it (writing
+//! every handle cost ~10 µs of CPU per proxied call in store inserts; BENCHMARKS.md). Owners are
+//! kept as keyed hashes, never as identifiers. A handle the broker does not know — submitted
+//! elsewhere, forgotten, or lost in the last second before a crash — has no owner to match, and
+//! callers treat it like another owner's.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::clock::Clock;
+use crate::error::{AppError, ErrorCode};
 use crate::vault::Vault;
 
 /// Store tree of persisted owners: handle → owner hash (32 bytes) ‖ seconds since the epoch (8).
 const TREE: &str = "statement_owners";
-/// Handles kept in memory (≈ 100 bytes each).
+/// Handles kept in memory (≈ 70 bytes each).
 const RECENT: usize = 65_536;
-/// How often remembered handles are written to the store.
+/// How often handles to keep are written to the store.
 const PERSIST_EVERY: Duration = Duration::from_secs(1);
 /// How long a persisted owner is kept: Snowflake keeps results for 24 hours.
 const KEEP_SECS: u64 = 2 * 86_400;
@@ -35,8 +40,17 @@ pub enum Ownership {
     Mine,
     /// Submitted by someone else.
     Other,
-    /// Never seen by this broker.
+    /// Not known to this broker.
     Unknown,
+}
+
+/// Whether a remembered handle must survive a restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// The answer was complete: memory only.
+    InMemory,
+    /// The caller will come back (still running, or more partitions): also in the store.
+    Durable,
 }
 
 /// The statement-ownership registry.
@@ -46,10 +60,31 @@ pub struct StatementOwners {
     pending: Arc<Mutex<Vec<(String, OwnerHash)>>>,
 }
 
+/// The in-memory handles, keyed by their 128 bits (no allocation per statement).
 #[derive(Default)]
 struct Recent {
-    owners: HashMap<String, OwnerHash>,
-    order: VecDeque<String>,
+    owners: HashMap<u128, OwnerHash>,
+    order: VecDeque<u128>,
+}
+
+/// The 128 bits of an `8-4-4-4-12` hex handle (either case), or `None` for any other text.
+fn handle_bits(handle: &str) -> Option<u128> {
+    let bytes = handle.as_bytes();
+    if bytes.len() != 36 {
+        return None;
+    }
+    let mut bits: u128 = 0;
+    for (i, &byte) in bytes.iter().enumerate() {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            if byte != b'-' {
+                return None;
+            }
+            continue;
+        }
+        let digit = char::from(byte).to_digit(16)?;
+        bits = (bits << 4) | u128::from(digit);
+    }
+    Some(bits)
 }
 
 impl StatementOwners {
@@ -80,12 +115,16 @@ impl StatementOwners {
         self.vault.keyed_hash("statement-owner", &data)
     }
 
-    /// Records that `owner` submitted the statement `handle`.
-    pub fn remember(&self, handle: &str, owner: OwnerHash) {
+    /// Records that `owner` submitted the statement `handle` (a validated statement handle;
+    /// anything else is ignored).
+    pub fn remember(&self, handle: &str, owner: OwnerHash, keep: Keep) {
+        let Some(bits) = handle_bits(handle) else {
+            return;
+        };
         {
             let mut recent = lock(&self.recent);
-            if recent.owners.insert(handle.to_owned(), owner).is_none() {
-                recent.order.push_back(handle.to_owned());
+            if recent.owners.insert(bits, owner).is_none() {
+                recent.order.push_back(bits);
                 if recent.order.len() > RECENT {
                     if let Some(oldest) = recent.order.pop_front() {
                         recent.owners.remove(&oldest);
@@ -93,12 +132,32 @@ impl StatementOwners {
                 }
             }
         }
-        lock(&self.pending).push((handle.to_owned(), owner));
+        if keep == Keep::Durable {
+            lock(&self.pending).push((handle.to_owned(), owner));
+        }
+    }
+
+    /// `Ok` when `owner` submitted `handle` through this broker; otherwise 404
+    /// `statement_not_found` (another owner's handle and an unknown one look the same, so the
+    /// answer tells a prober nothing).
+    pub fn claim(&self, handle: &str, owner: &OwnerHash) -> Result<(), AppError> {
+        match self.check(handle, owner) {
+            Ownership::Mine => Ok(()),
+            Ownership::Other | Ownership::Unknown => Err(AppError::new(
+                ErrorCode::StatementNotFound,
+                "no statement with this handle was submitted through this broker by this caller \
+                 (this API key and, on OAuth connections, this end user): status, partitions and \
+                 cancel are for the statement's owner only",
+            )),
+        }
     }
 
     /// Whether `owner` may read or cancel `handle`.
     pub fn check(&self, handle: &str, owner: &OwnerHash) -> Ownership {
-        let known = lock(&self.recent).owners.get(handle).copied();
+        let Some(bits) = handle_bits(handle) else {
+            return Ownership::Unknown;
+        };
+        let known = lock(&self.recent).owners.get(&bits).copied();
         let known = known.or_else(|| {
             let stored = self.vault.store().get(TREE, handle.as_bytes()).ok()??;
             stored.get(..32)?.try_into().ok()
@@ -119,7 +178,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Writes remembered handles to the store once a second and drops owners past [`KEEP_SECS`]
+/// Writes durable handles to the store once a second and drops owners past [`KEEP_SECS`]
 /// hourly; ends when the registry is dropped.
 async fn persist(
     vault: Vault,
@@ -172,8 +231,12 @@ fn sweep_old(vault: &Vault, now: u64) {
 mod tests {
     use super::*;
 
+    const H1: &str = "01b03285-0001-dea1-003d-b087000ca9be";
+    const H2: &str = "01b03285-0001-dea1-003d-b087000ca9bf";
+    const H3: &str = "01b03285-0001-dea1-003d-b087000ca9c0";
+
     #[tokio::test]
-    async fn only_the_submitting_owner_matches_and_owners_survive_in_the_store() {
+    async fn only_the_submitting_owner_matches_and_durable_owners_survive_in_the_store() {
         let vault = Vault::in_memory_for_tests().await;
         let clock: Arc<dyn Clock> = Arc::new(crate::clock::SystemClock);
         let owners = StatementOwners::start(vault.clone(), clock.clone());
@@ -182,15 +245,44 @@ mod tests {
         let other_key = owners.owner("key2", "c", Some("alice"));
         let service = owners.owner("key1", "c", None);
         assert_ne!(owners.owner("key1", "c", Some("")), service);
-        owners.remember("h1", alice);
-        assert_eq!(owners.check("h1", &alice), Ownership::Mine);
-        for stranger in [bob, other_key, service] {
-            assert_eq!(owners.check("h1", &stranger), Ownership::Other);
+        owners.remember(H1, alice, Keep::Durable);
+        owners.remember(H3, alice, Keep::InMemory);
+        for handle in [H1, H3] {
+            assert_eq!(owners.check(handle, &alice), Ownership::Mine);
+            for stranger in [bob, other_key, service] {
+                assert_eq!(owners.check(handle, &stranger), Ownership::Other);
+            }
         }
-        assert_eq!(owners.check("h2", &alice), Ownership::Unknown);
+        assert_eq!(owners.check(H2, &alice), Ownership::Unknown);
         tokio::time::sleep(PERSIST_EVERY * 2).await;
         let restarted = StatementOwners::start(vault, clock);
-        assert_eq!(restarted.check("h1", &alice), Ownership::Mine);
-        assert_eq!(restarted.check("h1", &bob), Ownership::Other);
+        assert_eq!(restarted.check(H1, &alice), Ownership::Mine);
+        assert_eq!(restarted.check(H1, &bob), Ownership::Other);
+        assert_eq!(
+            restarted.check(H3, &alice),
+            Ownership::Unknown,
+            "a complete answer's owner is kept in memory only"
+        );
+    }
+
+    #[test]
+    fn handle_bits_take_only_the_handle_shape_in_either_case() {
+        assert_eq!(handle_bits(H1), handle_bits(&H1.to_uppercase()));
+        assert_ne!(handle_bits(H1), handle_bits(H2));
+        assert_eq!(
+            handle_bits("00000000-0000-0000-0000-00000000000f"),
+            Some(15)
+        );
+        for bad in [
+            "",
+            "h1",
+            "01b03285-0001-dea1-003d-b087000ca9b",
+            "01b03285-0001-dea1-003d-b087000ca9bee",
+            "01b03285x0001-dea1-003d-b087000ca9be",
+            "01b03285-0001-dea1-003d-b087000ca9bg",
+            "+1b03285-0001-dea1-003d-b087000ca9be",
+        ] {
+            assert_eq!(handle_bits(bad), None, "{bad}");
+        }
     }
 }

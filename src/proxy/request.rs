@@ -3,7 +3,7 @@
 //! every submit, and the connection's defaults filled into the statement body where the caller
 //! left them out.
 
-use serde_json::{Map, Value};
+use bytes::Bytes;
 use sha2::Digest;
 
 use crate::connections::Defaults;
@@ -48,23 +48,36 @@ pub struct UpstreamQuery {
 impl UpstreamQuery {
     /// Renders the query for one attempt; retries always carry `retry=true` (TR-10).
     pub fn render(&self, is_retry: bool) -> String {
-        let mut parts: Vec<String> = Vec::with_capacity(4);
+        let mut out = String::new();
+        self.render_into(is_retry, &mut out);
+        out
+    }
+
+    /// [`UpstreamQuery::render`] appended to `out` (`?` not included).
+    pub fn render_into(&self, is_retry: bool, out: &mut String) {
+        use std::fmt::Write as _;
+        let start = out.len();
+        let param = |out: &mut String, text: std::fmt::Arguments<'_>| {
+            if out.len() > start {
+                out.push('&');
+            }
+            let _ = out.write_fmt(text);
+        };
         if let Some(id) = &self.request_id {
-            parts.push(format!("requestId={id}"));
+            param(out, format_args!("requestId={id}"));
         }
         if self.retry || is_retry {
-            parts.push("retry=true".to_owned());
+            param(out, format_args!("retry=true"));
         }
         if self.asynchronous {
-            parts.push("async=true".to_owned());
+            param(out, format_args!("async=true"));
         }
         if !self.nullable {
-            parts.push("nullable=false".to_owned());
+            param(out, format_args!("nullable=false"));
         }
         if let Some(p) = self.partition {
-            parts.push(format!("partition={p}"));
+            param(out, format_args!("partition={p}"));
         }
-        parts.join("&")
     }
 }
 
@@ -139,19 +152,33 @@ fn parse_bool(name: &str, value: &str) -> Result<bool, RequestError> {
 #[derive(Debug)]
 pub struct PreparedBody {
     /// The bytes to send upstream.
-    pub bytes: Vec<u8>,
+    pub bytes: Bytes,
     /// SHA-256 (hex) of the statement text, for the audit log.
     pub statement_sha256: String,
 }
 
+/// The session fields a connection may fill in, in the order they are appended.
+const DEFAULTED: [&str; 4] = ["role", "warehouse", "database", "schema"];
+
 /// Fills the connection's defaults into a statement body where the caller left them out and
-/// returns the bytes to send. The body must be a JSON object with a string `statement`.
-pub fn prepare_body(body: &[u8], defaults: &Defaults) -> Result<PreparedBody, RequestError> {
-    let mut object: Map<String, Value> = serde_json::from_slice(body)
+/// returns the bytes to send. The body must be a JSON object with a non-empty string
+/// `statement`. The caller's bytes are kept as they are: missing fields are appended before the
+/// closing brace rather than the object being parsed into a map and written out again (one
+/// allocation instead of one per member; this is every submit's path).
+pub fn prepare_body(body: Bytes, defaults: &Defaults) -> Result<PreparedBody, RequestError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(&body);
+    let scan = serde::Deserializer::deserialize_map(&mut deserializer, ScanVisitor)
+        .and_then(|scan| deserializer.end().map(|()| scan))
         .map_err(|e| RequestError(format!("the statement body must be a JSON object: {e}")))?;
-    let statement_sha256 = match object.get("statement") {
-        Some(Value::String(s)) if !s.trim().is_empty() => {
-            hex::encode(sha2::Sha256::digest(s.as_bytes()))
+    let statement_sha256 = match scan.statement {
+        Some(Statement::Text {
+            sha256,
+            blank: false,
+        }) => {
+            let mut hex = [0u8; 64];
+            // 32 bytes always fit 64 hex digits, which are ASCII.
+            let _ = hex::encode_to_slice(sha256, &mut hex);
+            String::from_utf8_lossy(&hex).into_owned()
         }
         _ => {
             return Err(RequestError(
@@ -159,34 +186,182 @@ pub fn prepare_body(body: &[u8], defaults: &Defaults) -> Result<PreparedBody, Re
             ))
         }
     };
-    let mut changed = false;
-    for (field, value) in [
-        ("role", &defaults.role),
-        ("warehouse", &defaults.warehouse),
-        ("database", &defaults.database),
-        ("schema", &defaults.schema),
-    ] {
-        if let Some(value) = value {
-            if !object.contains_key(field) {
-                object.insert(field.to_owned(), Value::String(value.clone()));
-                changed = true;
-            }
-        }
+    let values = [
+        &defaults.role,
+        &defaults.warehouse,
+        &defaults.database,
+        &defaults.schema,
+    ];
+    let missing: Vec<(&str, &str)> = DEFAULTED
+        .iter()
+        .zip(values)
+        .zip(scan.present)
+        .filter_map(|((field, value), present)| {
+            Some((*field, value.as_deref()?)).filter(|_| !present)
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(PreparedBody {
+            bytes: body,
+            statement_sha256,
+        });
     }
-    let bytes = if changed {
-        serde_json::to_vec(&object).map_err(|e| RequestError(e.to_string()))?
-    } else {
-        body.to_vec()
-    };
+    // The object holds at least `statement`, so every added member follows a comma.
+    let close = body
+        .iter()
+        .rposition(|b| *b == b'}')
+        .ok_or_else(|| RequestError("the statement body must be a JSON object".to_owned()))?;
+    let extra: usize = missing.iter().map(|(f, v)| f.len() + v.len() + 8).sum();
+    let mut out = Vec::with_capacity(body.len() + extra);
+    out.extend_from_slice(&body[..close]);
+    for (field, value) in missing {
+        out.push(b',');
+        out.push(b'"');
+        out.extend_from_slice(field.as_bytes());
+        out.extend_from_slice(b"\":");
+        serde_json::to_writer(&mut out, value).map_err(|e| RequestError(e.to_string()))?;
+    }
+    out.extend_from_slice(&body[close..]);
     Ok(PreparedBody {
-        bytes,
+        bytes: Bytes::from(out),
         statement_sha256,
     })
+}
+
+/// What [`prepare_body`] needs of a statement body: the `statement` value and which of
+/// [`DEFAULTED`] are present (with any value, `null` included).
+#[derive(Default)]
+struct Scan {
+    statement: Option<Statement>,
+    present: [bool; 4],
+}
+
+/// The `statement` member, digested as it is read (the text is never copied).
+enum Statement {
+    /// A string: its SHA-256, and whether it is only white space.
+    Text { sha256: [u8; 32], blank: bool },
+    /// Any other JSON value.
+    NotText,
+}
+
+impl Statement {
+    fn text(text: &str) -> Self {
+        Statement::Text {
+            sha256: sha2::Sha256::digest(text.as_bytes()).into(),
+            blank: text.trim().is_empty(),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Statement {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess};
+        struct StatementVisitor;
+        impl<'de> serde::de::Visitor<'de> for StatementVisitor {
+            type Value = Statement;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Statement, E> {
+                Ok(Statement::text(v))
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Statement, E> {
+                Ok(Statement::NotText)
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Statement, E> {
+                Ok(Statement::NotText)
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Statement, E> {
+                Ok(Statement::NotText)
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Statement, E> {
+                Ok(Statement::NotText)
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Statement, E> {
+                Ok(Statement::NotText)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Statement, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Statement::NotText)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Statement, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Statement::NotText)
+            }
+        }
+        deserializer.deserialize_any(StatementVisitor)
+    }
+}
+
+/// A top-level key of a statement body.
+enum Key {
+    Statement,
+    Defaulted(usize),
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for Key {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl serde::de::Visitor<'_> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Key, E> {
+                Ok(match key {
+                    "statement" => Key::Statement,
+                    _ => DEFAULTED
+                        .iter()
+                        .position(|f| *f == key)
+                        .map_or(Key::Other, Key::Defaulted),
+                })
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+struct ScanVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ScanVisitor {
+    type Value = Scan;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Scan, A::Error> {
+        use serde::de::{Error, IgnoredAny};
+        let mut scan = Scan::default();
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::Statement if scan.statement.is_some() => {
+                    return Err(A::Error::custom("field `statement` given twice"))
+                }
+                Key::Statement => scan.statement = Some(map.next_value()?),
+                Key::Defaulted(i) => {
+                    if std::mem::replace(&mut scan.present[i], true) {
+                        return Err(A::Error::custom(format!(
+                            "field `{}` given twice",
+                            DEFAULTED[i]
+                        )));
+                    }
+                    map.next_value::<IgnoredAny>()?;
+                }
+                Key::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(scan)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn submits_always_get_a_request_id_and_keep_the_callers() {
@@ -238,26 +413,61 @@ mod tests {
             role: Some("ANALYST".into()),
             warehouse: Some("COMPUTE_WH".into()),
             database: None,
-            schema: None,
+            schema: Some("we\"ird".into()),
         };
-        let out =
-            prepare_body(br#"{"statement":"select 1","role":"REPORTER"}"#, &defaults).unwrap();
+        let body = |b: &'static [u8]| Bytes::from_static(b);
+        let out = prepare_body(
+            body(br#"{"statement":"select 1","role":"REPORTER"} "#),
+            &defaults,
+        )
+        .unwrap();
+        assert_eq!(
+            out.bytes,
+            &br#"{"statement":"select 1","role":"REPORTER","warehouse":"COMPUTE_WH","schema":"we\"ird"} "#[..],
+            "the caller's bytes are kept and missing fields appended"
+        );
         let v: Value = serde_json::from_slice(&out.bytes).unwrap();
         assert_eq!(v["role"], "REPORTER");
-        assert_eq!(v["warehouse"], "COMPUTE_WH");
+        assert_eq!(v["schema"], "we\"ird");
         assert!(v.get("database").is_none());
+        // Present with any value (null too), or spelled with escapes, counts as given; a nested
+        // `role` does not.
+        let out = prepare_body(
+            body(br#"{"st\u0061tement":"select 1","role":null,"warehouse":"W","schema":"S","x":{"role":"R"}}"#),
+            &defaults,
+        )
+        .unwrap();
+        let v: Value = serde_json::from_slice(&out.bytes).unwrap();
+        assert_eq!(v["role"], Value::Null);
+        assert_eq!(v["x"]["role"], "R");
+        assert_eq!(
+            out.statement_sha256,
+            hex::encode(sha2::Sha256::digest(b"select 1"))
+        );
         let unchanged = br#"{"statement":"select 1"}"#;
-        let same = prepare_body(unchanged, &Defaults::default()).unwrap();
-        assert_eq!(same.bytes, unchanged);
+        let same = prepare_body(body(unchanged), &Defaults::default()).unwrap();
+        assert_eq!(same.bytes, &unchanged[..]);
         assert_eq!(same.statement_sha256.len(), 64);
         for bad in [
             &b"[]"[..],
             b"{}",
+            b"",
+            b"{",
             br#"{"statement":""}"#,
+            br#"{"statement":"  "}"#,
             br#"{"statement":1}"#,
+            br#"{"statement":null}"#,
+            br#"{"statement":"a","statement":"b"}"#,
+            br#"{"statement":"a","role":"x","role":"y"}"#,
+            br#"{"statement":"a"} {}"#,
+            br#"{"statement":"a"}]"#,
             b"nope",
         ] {
-            assert!(prepare_body(bad, &defaults).is_err());
+            assert!(
+                prepare_body(body(bad), &defaults).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 }

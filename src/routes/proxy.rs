@@ -15,7 +15,7 @@ use crate::connections::{Connection, ConnectionKind};
 use crate::error::{AppError, ErrorCode};
 use crate::http::auth::ServiceCaller;
 use crate::metrics::UpstreamOutcome;
-use crate::proxy::owners::Ownership;
+use crate::proxy::owners::Keep;
 use crate::proxy::route::{self, ProxyPath};
 use crate::proxy::{
     buffer_back, parse_query, prepare_body, send, stream_back, Answer, Forward, ForwardError,
@@ -43,7 +43,7 @@ struct Call<'a> {
     handle: Option<&'a str>,
     body: Option<Bytes>,
     /// The caller's raw query string (validated against the allow-list later).
-    query: String,
+    query: std::borrow::Cow<'a, str>,
     /// Whether the caller accepts gzip (partitions pass through compressed).
     accept_gzip: bool,
 }
@@ -119,7 +119,7 @@ impl Proxied<'_> {
             operation,
             handle: self.path.handle.as_deref(),
             body,
-            query: self.req.query_string().to_owned(),
+            query: self.req.query_string().into(),
             accept_gzip: accepts_gzip(self.req),
         };
         forward(self.state, self.client, &self.caller, call).await
@@ -280,23 +280,17 @@ async fn forward_inner(
     let owners = &state.statement_owners;
     let owner = owners.owner(&caller.0.id, call.name, end_user);
     if let Some(h) = &handle {
-        if owners.check(h.as_str(), &owner) == Ownership::Other {
-            return Err(AppError::new(
-                ErrorCode::StatementNotFound,
-                "no statement with this handle was submitted through this API key by this \
-                 caller: status, partitions and cancel are for the statement's owner only",
-            ));
-        }
+        owners.claim(h.as_str(), &owner)?;
     }
     let query = parse_query(&call.query, call.operation)
         .map_err(|e| AppError::new(ErrorCode::InvalidRequest, e.0))?;
     entry.request_id = query.request_id.as_ref().map(ToString::to_string);
     let body = match call.body {
         Some(raw) => {
-            let prepared = prepare_body(&raw, &connection.defaults)
+            let prepared = prepare_body(raw, &connection.defaults)
                 .map_err(|e| AppError::new(ErrorCode::InvalidRequest, e.0))?;
             entry.statement_sha256 = Some(prepared.statement_sha256);
-            Some(Bytes::from(prepared.bytes))
+            Some(prepared.bytes)
         }
         None => None,
     };
@@ -330,33 +324,47 @@ async fn forward_inner(
         return Ok(stream_back(client, answer.response, admission));
     }
     // A submit's handle is remembered with its owner: from the `Link` header of a result, or
-    // from the (small) body of a 202.
-    if answer.response.status() == reqwest::StatusCode::ACCEPTED {
-        let (response, body) = buffer_back(client, answer.response, ACCEPTED_BODY_LIMIT)
+    // from the (small) body of a 202 (still running), 408 (timed out) or 422 (failed).
+    let status = answer.response.status().as_u16();
+    if matches!(status, 202 | 408 | 422) {
+        let (response, body) = buffer_back(client, answer.response, STATUS_BODY_LIMIT)
             .await
             .ok_or_else(|| {
                 AppError::new(
                     ErrorCode::UpstreamUnavailable,
-                    "Snowflake's 202 answer could not be read",
+                    format!("Snowflake's {status} answer could not be read"),
                 )
             })?;
         entry.statement_handle = handle_from_body(&body);
         if let Some(h) = &entry.statement_handle {
-            owners.remember(h, owner);
+            // Only a running statement has anything left to fetch.
+            let keep = if status == 202 {
+                Keep::Durable
+            } else {
+                Keep::InMemory
+            };
+            owners.remember(h, owner, keep);
         }
         return Ok(response);
     }
-    entry.statement_handle = handle_from_link(&answer.response);
-    if let Some(h) = &entry.statement_handle {
-        owners.remember(h, owner);
+    if let Some(link) = ResultLink::parse(&answer.response) {
+        // More partitions to fetch: the caller will come back, perhaps after a restart.
+        let keep = if link.more_partitions {
+            Keep::Durable
+        } else {
+            Keep::InMemory
+        };
+        owners.remember(link.handle, owner, keep);
+        entry.statement_handle = Some(link.handle.to_owned());
     }
     Ok(stream_back(client, answer.response, admission))
 }
 
-/// The most of a 202 body read to learn its statement handle (Snowflake's is ~300 bytes).
-const ACCEPTED_BODY_LIMIT: usize = 64 * 1024;
+/// The most of a 202, 408 or 422 body read to learn its statement handle (Snowflake's are a few
+/// hundred bytes).
+const STATUS_BODY_LIMIT: usize = 64 * 1024;
 
-/// The `statementHandle` of a 202 body (`QueryStatus`).
+/// The `statementHandle` of a 202, 408 or 422 body (`QueryStatus`, `QueryFailureStatus`).
 fn handle_from_body(body: &[u8]) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Accepted {
@@ -501,17 +509,34 @@ fn path_shape(operation: Operation) -> &'static str {
     }
 }
 
-/// The statement handle named in a `Link` header (`</api/v2/statements/<handle>?…>`).
-fn handle_from_link(response: &UpstreamResponse) -> Option<String> {
-    let link = response.headers().get("link")?.to_str().ok()?;
-    let rest = link.split("/api/v2/statements/").nth(1)?;
-    let handle: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_hexdigit() || *c == '-')
-        .collect();
-    StatementHandle::parse(&handle)
-        .ok()
-        .map(|h| h.as_str().to_owned())
+/// What a result's `Link` header says: the statement handle, and whether more partitions follow
+/// (`</api/v2/statements/<handle>?…>; rel="first", …; rel="next", …`).
+struct ResultLink<'a> {
+    handle: &'a str,
+    more_partitions: bool,
+}
+
+impl<'a> ResultLink<'a> {
+    fn parse(response: &'a UpstreamResponse) -> Option<Self> {
+        Self::from_header(response.headers().get(hyper::header::LINK)?.to_str().ok()?)
+    }
+
+    fn from_header(link: &'a str) -> Option<Self> {
+        let (_, rest) = link.split_once("/api/v2/statements/")?;
+        let handle = rest.get(..36).filter(|h| StatementHandle::is_shaped(h))?;
+        // `rel="next"` (or unquoted `rel=next`) as a parameter of any of the targets.
+        let more_partitions = link.split(';').skip(1).any(|param| {
+            let param = param.trim_start();
+            param.starts_with("rel=\"next\"")
+                || param
+                    .strip_prefix("rel=next")
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with([',', ' ']))
+        });
+        Some(Self {
+            handle,
+            more_partitions,
+        })
+    }
 }
 
 fn not_found() -> AppError {
@@ -548,15 +573,29 @@ async fn read_capped(
     if declared.is_some_and(|len| len > cap) {
         return Err(too_large());
     }
-    let mut body = BytesMut::with_capacity(declared.unwrap_or(1024).min(cap));
+    let mut first: Option<Bytes> = None;
+    let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| crate::http::body_timeout::read_error(&e))?;
-        if body.len() + chunk.len() > cap {
+        let held = first.as_ref().map_or(0, Bytes::len) + body.len();
+        if held + chunk.len() > cap {
             return Err(too_large());
         }
-        body.extend_from_slice(&chunk);
+        // A body that arrives in one chunk (the usual small statement) is kept without a copy.
+        match first.take() {
+            None if body.is_empty() => first = Some(chunk),
+            earlier => {
+                if body.is_empty() {
+                    body.reserve(declared.unwrap_or(2 * held).min(cap));
+                }
+                if let Some(earlier) = earlier {
+                    body.extend_from_slice(&earlier);
+                }
+                body.extend_from_slice(&chunk);
+            }
+        }
     }
-    Ok(body.freeze())
+    Ok(first.unwrap_or_else(|| body.freeze()))
 }
 
 /// Body of `POST /v1/actions/request`: one SQL API call described as data, for SDK-style callers.
@@ -657,8 +696,49 @@ pub async fn post_action_request(
         operation,
         handle,
         body,
-        query: query.finish(),
+        query: query.finish().into(),
         accept_gzip: accepts_gzip(&req),
     };
     forward(&state, &client, &caller, call).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ResultLink;
+
+    const H: &str = "01b03285-0001-dea1-003d-b087000ca9be";
+
+    #[test]
+    fn a_result_link_names_its_handle_and_whether_partitions_follow() {
+        let link = |rels: &[(&str, u32)]| {
+            rels.iter()
+                .map(|(rel, p)| {
+                    format!("</api/v2/statements/{H}?requestId=x&partition={p}>; rel={rel}")
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        for (header, more) in [
+            (link(&[("\"first\"", 0), ("\"last\"", 0)]), false),
+            (
+                link(&[("\"first\"", 0), ("\"next\"", 1), ("\"last\"", 3)]),
+                true,
+            ),
+            (link(&[("first", 0), ("next", 1), ("last", 3)]), true),
+            (link(&[("first", 0), ("nextish", 1)]), false),
+            (link(&[("\"prev\"", 0), ("\"last\"", 1)]), false),
+        ] {
+            let parsed = ResultLink::from_header(&header).expect(&header);
+            assert_eq!(parsed.handle, H);
+            assert_eq!(parsed.more_partitions, more, "{header}");
+        }
+        for bad in [
+            "",
+            "</api/v2/statements/not-a-handle>; rel=\"first\"",
+            "</api/v2/statements/01b03285-0001-dea1-003d-b087000ca9>; rel=\"first\"",
+            "</elsewhere>; rel=\"next\"",
+        ] {
+            assert!(ResultLink::from_header(bad).is_none(), "{bad}");
+        }
+    }
 }

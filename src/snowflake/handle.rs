@@ -26,17 +26,21 @@ pub struct InvalidHandle;
 impl StatementHandle {
     /// Parses `text`, accepting only `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` with hex `x`.
     pub fn parse(text: &str) -> Result<Self, InvalidHandle> {
-        let bytes = text.as_bytes();
-        let shaped = bytes.len() == 36
-            && bytes.iter().enumerate().all(|(i, byte)| match i {
-                8 | 13 | 18 | 23 => *byte == b'-',
-                _ => byte.is_ascii_hexdigit(),
-            });
-        if shaped {
+        if Self::is_shaped(text) {
             Ok(Self(text.to_owned()))
         } else {
             Err(InvalidHandle)
         }
+    }
+
+    /// Whether `text` has the handle shape [`StatementHandle::parse`] accepts (no allocation).
+    pub fn is_shaped(text: &str) -> bool {
+        let bytes = text.as_bytes();
+        bytes.len() == 36
+            && bytes.iter().enumerate().all(|(i, byte)| match i {
+                8 | 13 | 18 | 23 => *byte == b'-',
+                _ => byte.is_ascii_hexdigit(),
+            })
     }
 
     /// The handle text.

@@ -191,6 +191,7 @@ pub async fn statement_status(
 ) -> Result<Value, AppError> {
     let handle = handle(&input.statement_handle)?;
     let request_id = request_id(input.request_id.as_deref())?;
+    session.claim(&handle)?;
     session
         .status(&handle, request_id, DecodeOptions::default())
         .await
@@ -205,6 +206,7 @@ pub async fn partition(
     let request_id = request_id(input.request_id.as_deref())?;
     let n =
         usize::try_from(input.partition).map_err(|_| input_error("partition", "is too large"))?;
+    session.claim(&handle)?;
     match session.status_raw(&handle, request_id).await? {
         Submitted::Done(first) => session.partition(*first, n, DecodeOptions::default()).await,
         Submitted::Running { .. } => Ok(json!({
@@ -219,6 +221,7 @@ pub async fn partition(
 pub async fn cancel(session: &ToolSession<'_>, input: CancelInput) -> Result<Value, AppError> {
     let handle = handle(&input.statement_handle)?;
     let request_id = request_id(input.request_id.as_deref())?;
+    session.claim(&handle)?;
     let status = session
         .call(|client, credential| {
             let handle = &handle;

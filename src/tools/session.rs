@@ -24,6 +24,7 @@ use crate::api_keys::ApiKeyRecord;
 use crate::connections::{Connection, ConnectionKind};
 use crate::error::{AppError, ErrorCode};
 use crate::oauth::AccessToken;
+use crate::proxy::owners::{Keep, OwnerHash};
 use crate::routes::connections::map_error;
 use crate::routes::proxy_errors::oauth_error;
 use crate::snowflake::{
@@ -54,6 +55,8 @@ pub struct ToolSession<'a> {
     principal: Principal,
     client: SqlApiClient,
     execution_id: Option<uuid::Uuid>,
+    /// Who owns the statements this call submits (TR-11), as the proxy counts owners.
+    owner: OwnerHash,
 }
 
 impl<'a> ToolSession<'a> {
@@ -89,13 +92,42 @@ impl<'a> ToolSession<'a> {
         };
         let upstream = Upstream::parse(&connection.base_url).map_err(AppError::internal)?;
         let client = state.sql_api.with_upstream(upstream);
+        let end_user = match &principal {
+            Principal::User(identifier) => Some(identifier.as_str()),
+            Principal::Service => None,
+        };
+        let owner = state
+            .statement_owners
+            .owner(&caller.id, &connection.name, end_user);
         Ok(Self {
             state,
             connection,
             principal,
             client,
             execution_id: None,
+            owner,
         })
+    }
+
+    /// `Ok` when this caller submitted `handle` (through a tool or the proxy); otherwise 404
+    /// `statement_not_found`, before anything goes to Snowflake (TR-11).
+    pub fn claim(&self, handle: &StatementHandle) -> Result<(), AppError> {
+        self.state
+            .statement_owners
+            .claim(handle.as_str(), &self.owner)
+    }
+
+    /// Records this caller as the owner of `handle`; `more_to_fetch` when the caller will come
+    /// back for it (still running, or partitions left).
+    fn remember(&self, handle: &StatementHandle, more_to_fetch: bool) {
+        let keep = if more_to_fetch {
+            Keep::Durable
+        } else {
+            Keep::InMemory
+        };
+        self.state
+            .statement_owners
+            .remember(handle.as_str(), self.owner, keep);
     }
 
     /// Uses `id` as the `requestId` of statements submitted without one, so the tool
@@ -193,15 +225,30 @@ impl<'a> ToolSession<'a> {
         let submitted = self
             .call(|client, credential| {
                 let (request, options) = (&request, &options);
-                async move { client.submit(&credential, request, options).await }
+                async move {
+                    let submitted = client.submit(&credential, request, options).await;
+                    // A failed statement's handle is its caller's to look up again.
+                    if let Some(handle) =
+                        submitted.as_ref().err().and_then(|e| e.statement_handle())
+                    {
+                        self.remember(handle, false);
+                    }
+                    submitted
+                }
             })
             .await?;
         let handle = match submitted {
-            Submitted::Done(result) => return self.follow(*result, decode).await,
-            Submitted::Running { handle, .. } if options.asynchronous => {
-                return Ok(running(&handle, "submitted asynchronously"))
+            Submitted::Done(result) => {
+                self.remember(&result.statement_handle, result.partitions().len() > 1);
+                return self.follow(*result, decode).await;
             }
-            Submitted::Running { handle, .. } => handle,
+            Submitted::Running { handle, .. } => {
+                self.remember(&handle, true);
+                if options.asynchronous {
+                    return Ok(running(&handle, "submitted asynchronously"));
+                }
+                handle
+            }
         };
         let deadline = tokio::time::Instant::now() + WAIT;
         let waited = self

@@ -142,7 +142,7 @@ async fn partitions_through_the_proxy_decode_to_the_same_rows_as_direct() {
 }
 
 #[tokio::test]
-async fn cancel_goes_through_and_unknown_handles_pass_snowflakes_422() {
+async fn cancel_goes_through_and_unknown_handles_are_not_found() {
     let env = spawn_with_snowsim().await;
     env.connected_keypair("c").await;
     let res = env
@@ -174,6 +174,21 @@ async fn cancel_goes_through_and_unknown_handles_pass_snowflakes_422() {
         .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["code"], "000604");
+    // A handle the broker never saw submitted has no owner to match: refused before Snowflake.
+    env.sim.control().reset_counters();
+    let unknown = format!(
+        "{}/api/v2/statements/01b03285-0001-dea1-003d-b087000ca9be",
+        prefix(&env, "c")
+    );
+    for res in [
+        env.app.client.get(&unknown),
+        env.app.client.post(format!("{unknown}/cancel")),
+    ] {
+        let res = res.bearer_auth(&env.app.admin_key).send().await.unwrap();
+        assert_error(res, 404, "statement_not_found").await;
+    }
+    let upstream: u64 = env.sim.control().counters().requests_by_path.values().sum();
+    assert_eq!(upstream, 0);
 }
 
 #[tokio::test]
@@ -192,6 +207,21 @@ async fn a_snowflake_422_passes_through_byte_identical() {
         body.get("error").is_none(),
         "Snowflake's own body, not ours"
     );
+    // The failed statement is its submitter's to look up: its status is Snowflake's 422 again.
+    let res = env
+        .app
+        .client
+        .get(format!(
+            "{}/api/v2/statements/{}",
+            prefix(&env, "c"),
+            body["statementHandle"].as_str().unwrap()
+        ))
+        .bearer_auth(&env.app.admin_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert_eq!(res.json::<Value>().await.unwrap()["code"], "002003");
 }
 
 #[tokio::test]

@@ -328,6 +328,80 @@ async fn async_statements_can_be_polled_and_cancelled() {
 }
 
 #[tokio::test]
+async fn only_the_submitting_key_may_poll_fetch_or_cancel_a_tool_statement() {
+    let (env, owner) = tools_env(None).await;
+    let (_, stranger) = env.app.create_key("service", &["wh"]).await;
+    let data = tool(
+        &env,
+        &owner,
+        "snowflake_execute_query",
+        json!({"statement": "SELECT SYSTEM$WAIT(30)", "async": true}),
+    )
+    .await;
+    let handle = data["statement_handle"].as_str().unwrap().to_owned();
+    let status_url = format!(
+        "{}/v1/connections/wh/api/v2/statements/{handle}",
+        env.app.address
+    );
+
+    // Another key of the same connection (the same Snowflake user) is refused by every tool and
+    // by the proxy, before Snowflake hears of it.
+    env.sim.control().reset_counters();
+    for (name, input) in [
+        (
+            "snowflake_get_statement_status",
+            json!({"statement_handle": handle}),
+        ),
+        (
+            "snowflake_get_partition",
+            json!({"statement_handle": handle, "partition": 0}),
+        ),
+        (
+            "snowflake_cancel_statement",
+            json!({"statement_handle": handle}),
+        ),
+    ] {
+        let res = execute(
+            &env,
+            &stranger,
+            json!({"tool_name": name, "connection_name": "wh", "tool_input": input}),
+        )
+        .await;
+        assert_error(res, 404, "statement_not_found").await;
+    }
+    let res = env
+        .app
+        .client
+        .get(&status_url)
+        .bearer_auth(&stranger)
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 404, "statement_not_found").await;
+    let upstream: u64 = env.sim.control().counters().requests_by_path.values().sum();
+    assert_eq!(upstream, 0, "refused before Snowflake");
+
+    // The owner may poll the tool's statement through the proxy, and cancel it with the tool.
+    let res = env
+        .app
+        .client
+        .get(&status_url)
+        .bearer_auth(&owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let cancelled = tool(
+        &env,
+        &owner,
+        "snowflake_cancel_statement",
+        json!({"statement_handle": handle}),
+    )
+    .await;
+    assert_eq!(cancelled["status"], "cancelled");
+}
+
+#[tokio::test]
 async fn a_request_id_resubmitted_with_retry_runs_once() {
     let (env, key) = tools_env(None).await;
     let id = uuid::Uuid::new_v4().to_string();
