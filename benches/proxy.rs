@@ -1,50 +1,65 @@
 //! The SQL API proxy benchmark: `SELECT 1` through `POST …/api/v2/statements`, keep-alive, at
-//! concurrency 1, 16 and 64, against three targets in one process and one run:
+//! concurrency 1, 16 and 64, against several targets in one process and one run:
 //!
 //! - `direct`: snowsim itself, with a keypair JWT signed once at start-up by the bench;
 //! - `bare-proxy`: the ~50-line hyper-only pass-through of `bare_proxy.rs` (the best a proxy can
 //!   do on this machine: client, proxy and upstream share the same cores), adding that JWT;
 //! - `icebroker`: the broker's keypair route `/v1/connections/bench/api/v2/statements` with a
-//!   service API key (cached JWT, the full production hot path).
+//!   service API key (cached JWT, the full production hot path: key check, statement
+//!   ownership, defaults filled in, requestId, audit log, metrics);
 //!
-//! and, with an OAuth credential instead of the JWT (opt-in through `PROXY_BENCH_TARGETS`, all
-//! six run by `scripts/bench.sh`):
+//! and, with an OAuth credential instead of the JWT (opt-in through `PROXY_BENCH_TARGETS`):
 //!
 //! - `direct-oauth` and `bare-proxy-oauth`: the same two, sending JSMITH's OAuth access token
 //!   (the one the broker holds for the account);
 //! - `icebroker-oauth`: the broker's OAuth route
 //!   `/v1/connections/bench-oauth/accounts/bench-user/api/v2/statements`, for an account
 //!   connected through the real browser flow (link → snowsim login and consent → callback), so
-//!   the broker serves a cached access token.
+//!   the broker serves a cached access token;
 //!
-//! All three make snowsim verify the same kind of credential (an RS256 JWT for JSMITH's key), so
-//! the upstream's work is identical and the differences are the hops'. The JWT lives 59 minutes:
-//! runs lengthened past that fail with errors in `direct` and `bare-proxy`.
+//! and, opt-in, the framework floor for each credential: `actix-proxy` and `actix-proxy-oauth`,
+//! the bare proxy's hop served by actix-web (`actix_proxy.rs`), which tells what the framework
+//! costs from what the broker's own work costs. `PROXY_BENCH_TARGETS=all` runs all eight
+//! (`scripts/bench.sh` does).
 //!
-//! Method: several rounds; every round runs each concurrency level against each target (the
-//! target order rotates between rounds) with fresh connections, a warm-up and a measured window.
-//! Every latency is recorded (request start to last body byte). The table shows per-cell medians
-//! over the rounds; ratios are medians of the per-round ratios (pairs measured seconds apart,
-//! so machine drift cancels). CPU µs/req is the whole process's CPU time (user + system, from
-//! `/proc/self/stat`) in the window divided by the requests: the proxy's own cost is the
-//! difference to `direct`.
+//! Every target makes snowsim do the same work: the same kind of credential (an RS256 JWT for
+//! JSMITH's key, or the OAuth token), and the same request: the pass-through targets send what
+//! the broker sends upstream for the caller's `{"statement":"SELECT 1"}` (the connection's
+//! default role and warehouse filled in, computed by the broker's own `prepare_body`, and a fresh
+//! `requestId`), so the differences are the hops'. The JWT lives 59 minutes: runs lengthened past
+//! that fail with errors in `direct` and `bare-proxy`.
+//!
+//! Method: several rounds. At concurrency 1 a round measures all targets at once, interleaved
+//! request by request ([`run_interleaved`]): on 2 shared cores the latency of one target moves
+//! by more between cells seconds apart than the differences being measured. At 16 and 64 a round
+//! runs each target in turn (the order rotates between rounds) with fresh connections, a warm-up
+//! and a measured window. Every latency is recorded (request start to last body byte). The
+//! table shows per-cell medians over the rounds; ratios and differences are medians of the
+//! per-round ones. CPU µs/req is the whole process's CPU time (user + system, from
+//! `/proc/self/stat`) in the window divided by the requests (cells only): the proxy's own cost is
+//! the difference to `direct`.
 //!
 //! Threads: snowsim and the broker run with their normal worker counts (2 actix workers each; the
 //! broker's default `workers = 0` means one per core); the bare proxy gets a 2-worker Tokio
-//! runtime to match. The load generator has its own current-thread Tokio runtime on its own
-//! thread, on hyper's http1 client (one connection per concurrent worker, each worker sends
-//! sequentially), so it can take at most one core and never steals the servers' worker threads.
-//! Only one target is loaded at a time. Everything listens on 127.0.0.1.
+//! runtime to match, the floor 2 actix workers. The load generator has its own current-thread
+//! Tokio runtime on its own thread, on hyper's http1 client (one connection per concurrent
+//! worker, each worker sends sequentially), so it can take at most one core and never steals the
+//! servers' worker threads. Everything listens on 127.0.0.1.
 //!
-//! The OAuth trio is compared among itself (snowsim checks an OAuth token more cheaply than a
-//! JWT). At the end the bench prints how many keypair JWTs the broker signed during the run.
+//! Each credential's targets are compared among themselves (snowsim checks an OAuth token more
+//! cheaply than a JWT). At the end the bench prints how many keypair JWTs the broker signed
+//! during the run, and on stderr how many answers each target gave in all (warm-ups included),
+//! for per-request counts from outside (e.g. `valgrind --tool=callgrind`).
 //!
 //! Run: `cargo bench --bench proxy`. Environment: `PROXY_BENCH_ROUNDS` (default 5),
-//! `PROXY_BENCH_SECS` (measured seconds per cell, default 2), `PROXY_BENCH_WARMUP_SECS`
-//! (default 0.5), `PROXY_BENCH_TARGETS` (comma list, default the three keypair targets; `all`
-//! for all six; e.g. `icebroker` alone for profiling), `PROXY_BENCH_LEVELS` (comma list,
-//! default `1,16,64`). Defaults take about two minutes, `all` about four.
+//! `PROXY_BENCH_SECS` (measured seconds per cell and per target, default 2),
+//! `PROXY_BENCH_WARMUP_SECS` (default 0.5), `PROXY_BENCH_TARGETS` (comma list, default the three
+//! keypair targets; `all` for all eight; e.g. `icebroker` alone for profiling),
+//! `PROXY_BENCH_LEVELS` (comma list, default `1,16,64`). Defaults take about two minutes, `all`
+//! about six.
 
+#[path = "actix_proxy.rs"]
+mod actix_proxy;
 #[path = "bare_proxy.rs"]
 mod bare_proxy;
 #[path = "support.rs"]
@@ -71,11 +86,27 @@ use serde_json::{json, Value};
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
+/// The statement body callers send to the broker.
 const STATEMENT: &str = r#"{"statement":"SELECT 1"}"#;
 const TARGETS: [&str; 3] = ["direct", "bare-proxy", "icebroker"];
 /// The OAuth variants (opt-in through `PROXY_BENCH_TARGETS`).
 const OAUTH_TARGETS: [&str; 3] = ["direct-oauth", "bare-proxy-oauth", "icebroker-oauth"];
+/// The framework floor (`actix_proxy.rs`) for each credential, opt-in: the bare proxy's hop served
+/// by actix-web, to tell the framework's cost from the broker's.
+const FLOOR_TARGETS: [&str; 2] = ["actix-proxy", "actix-proxy-oauth"];
 const TOKEN_TYPE: &str = "KEYPAIR_JWT";
+
+/// What a target's requests carry.
+#[derive(Clone)]
+enum Sends {
+    /// The broker: `STATEMENT` alone (it fills in the connection's defaults and mints the
+    /// `requestId`).
+    Call,
+    /// snowsim directly or through a pass-through: what the broker sends upstream for the same
+    /// call (this body, which has the connection's defaults filled in, and a fresh `requestId`),
+    /// so snowsim does the same work for every target and the differences are the hops'.
+    Upstream(Bytes),
+}
 
 /// Where and how the load generator sends its requests.
 struct Target {
@@ -83,6 +114,9 @@ struct Target {
     addr: SocketAddr,
     path: String,
     headers: HeaderMap,
+    sends: Sends,
+    /// Answers received, warm-ups included (for per-request counts from outside, e.g. callgrind).
+    answered: std::sync::atomic::AtomicU64,
 }
 
 impl Target {
@@ -90,6 +124,7 @@ impl Target {
         name: &'static str,
         addr: SocketAddr,
         path: &str,
+        sends: Sends,
         auth: &[(&'static str, String)],
     ) -> Self {
         let mut headers = HeaderMap::new();
@@ -109,14 +144,23 @@ impl Target {
             addr,
             path: path.to_owned(),
             headers,
+            sends,
+            answered: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     fn request(&self) -> Result<Request<Full<Bytes>>, BoxError> {
+        let (uri, body) = match &self.sends {
+            Sends::Call => (self.path.clone(), Bytes::from_static(STATEMENT.as_bytes())),
+            Sends::Upstream(body) => (
+                format!("{}?requestId={}", self.path, uuid::Uuid::new_v4()),
+                body.clone(),
+            ),
+        };
         let mut req = Request::builder()
             .method(Method::POST)
-            .uri(&self.path)
-            .body(Full::new(Bytes::from_static(STATEMENT.as_bytes())))?;
+            .uri(uri)
+            .body(Full::new(body))?;
         *req.headers_mut() = self.headers.clone();
         Ok(req)
     }
@@ -171,7 +215,12 @@ async fn worker(target: Arc<Target>, from: Instant, until: Instant) -> (Vec<u32>
             },
         };
         let ok = match exchange(conn, &target).await {
-            Ok((status, _)) => status == 200,
+            Ok((status, _)) => {
+                target
+                    .answered
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                status == 200
+            }
             Err(_) => {
                 sender = None;
                 false
@@ -230,19 +279,102 @@ async fn run_cell(
             errors += e;
         }
     }
-    all.sort_unstable();
-    let pct = |p: f64| {
-        let rank = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len().max(1)) - 1;
-        all.get(rank).copied().map_or(f64::NAN, f64::from)
-    };
     let requests = all.len() as f64;
+    let (p50_us, p99_us) = percentiles(all);
     Cell {
         rps: requests / window.as_secs_f64(),
-        p50_us: pct(0.50),
-        p99_us: pct(0.99),
+        p50_us,
+        p99_us,
         cpu_us_per_req: (cpu_until - cpu_from) / requests,
         errors,
     }
+}
+
+/// The p50 and p99 of `latencies` (µs, nearest rank).
+fn percentiles(mut latencies: Vec<u32>) -> (f64, f64) {
+    latencies.sort_unstable();
+    let pct = |p: f64| {
+        let rank =
+            ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len().max(1)) - 1;
+        latencies.get(rank).copied().map_or(f64::NAN, f64::from)
+    };
+    (pct(0.50), pct(0.99))
+}
+
+/// Concurrency 1 for all `targets` at once, interleaved request by request on one keep-alive
+/// connection each (the order rotates every cycle and reverses every other lap, so each target
+/// follows each other one equally often). Every target is measured under the same machine
+/// conditions: on 2 shared cores they move more between cells seconds apart than the differences
+/// being measured (a proxy's added p50 went from 0 to 110 µs between rounds of one binary). Each
+/// target gets `window` of requests in all. `rps` is 1 / mean latency; the process's CPU cannot be
+/// told apart per target, so `cpu_us_per_req` is NaN.
+async fn run_interleaved(targets: &[Arc<Target>], warmup: Duration, window: Duration) -> Vec<Cell> {
+    let n = targets.len();
+    let mut senders: Vec<Option<Sender>> = (0..n).map(|_| None).collect();
+    let mut latencies: Vec<Vec<u32>> = vec![Vec::with_capacity(16 * 1024); n];
+    let mut errors = vec![0u64; n];
+    let from = Instant::now() + warmup;
+    let until = from + window * u32::try_from(n).unwrap_or(1);
+    let mut cycle = 0usize;
+    while Instant::now() < until {
+        for step in 0..n {
+            let lap = cycle / n;
+            let slot = if lap.is_multiple_of(2) {
+                step
+            } else {
+                n - 1 - step
+            };
+            let i = (slot + cycle) % n;
+            let target = &targets[i];
+            let started = Instant::now();
+            let sender = match senders[i].as_mut() {
+                Some(s) => s,
+                None => match connect(target.addr).await {
+                    Ok(s) => senders[i].insert(s),
+                    Err(_) => {
+                        errors[i] += 1;
+                        continue;
+                    }
+                },
+            };
+            let ok = match exchange(sender, target).await {
+                Ok((status, _)) => {
+                    target
+                        .answered
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    status == 200
+                }
+                Err(_) => {
+                    senders[i] = None;
+                    false
+                }
+            };
+            if started >= from {
+                if ok {
+                    let micros = started.elapsed().as_nanos() / 1_000;
+                    latencies[i].push(u32::try_from(micros).unwrap_or(u32::MAX));
+                } else {
+                    errors[i] += 1;
+                }
+            }
+        }
+        cycle += 1;
+    }
+    latencies
+        .into_iter()
+        .zip(errors)
+        .map(|(all, errors)| {
+            let mean = all.iter().map(|&l| f64::from(l)).sum::<f64>() / all.len().max(1) as f64;
+            let (p50_us, p99_us) = percentiles(all);
+            Cell {
+                rps: 1e6 / mean,
+                p50_us,
+                p99_us,
+                cpu_us_per_req: f64::NAN,
+                errors,
+            }
+        })
+        .collect()
 }
 
 fn env_f64(name: &str, default: f64) -> f64 {
@@ -390,12 +522,38 @@ async fn setup(bare_rt: &tokio::runtime::Runtime) -> Result<Setup, BoxError> {
     let bearer = oauth_token.clone();
     bare_rt.spawn(async move { bare_proxy::serve(listener, upstream, &bearer, "OAUTH").await });
 
+    let mut floor_addrs = Vec::new();
+    for bearer in [&token, &oauth_token] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        floor_addrs.push(listener.local_addr()?);
+        let token_type = if bearer == &token {
+            TOKEN_TYPE
+        } else {
+            "OAUTH"
+        };
+        let server = actix_proxy::serve(listener, sim.addr().to_string(), bearer, token_type)?;
+        tokio::spawn(server);
+    }
+
+    // The bodies the broker sends upstream for `STATEMENT`, by the broker's own function and the
+    // connections' defaults as stored.
+    let upstream_body = |connection: &str| -> Result<Sends, BoxError> {
+        let defaults = state.connections.get(connection)?.defaults.clone();
+        let prepared =
+            icebroker::proxy::prepare_body(Bytes::from_static(STATEMENT.as_bytes()), &defaults)
+                .map_err(|e| e.0)?;
+        Ok(Sends::Upstream(prepared.bytes))
+    };
+    let keypair = upstream_body("bench")?;
+    let oauth = upstream_body("bench-oauth")?;
     let statements = "/api/v2/statements";
     let targets = vec![
         Arc::new(Target::new(
             "direct",
             sim.addr(),
             statements,
+            keypair.clone(),
             &[
                 ("authorization", format!("Bearer {token}")),
                 (
@@ -404,17 +562,25 @@ async fn setup(bare_rt: &tokio::runtime::Runtime) -> Result<Setup, BoxError> {
                 ),
             ],
         )),
-        Arc::new(Target::new("bare-proxy", bare_addr, statements, &[])),
+        Arc::new(Target::new(
+            "bare-proxy",
+            bare_addr,
+            statements,
+            keypair.clone(),
+            &[],
+        )),
         Arc::new(Target::new(
             "icebroker",
             broker_addr,
             "/v1/connections/bench/api/v2/statements",
+            Sends::Call,
             &[("authorization", format!("Bearer {service_key}"))],
         )),
         Arc::new(Target::new(
             "direct-oauth",
             sim.addr(),
             statements,
+            oauth.clone(),
             &[
                 ("authorization", format!("Bearer {oauth_token}")),
                 ("x-snowflake-authorization-token-type", "OAUTH".to_owned()),
@@ -424,12 +590,28 @@ async fn setup(bare_rt: &tokio::runtime::Runtime) -> Result<Setup, BoxError> {
             "bare-proxy-oauth",
             bare_oauth_addr,
             statements,
+            oauth.clone(),
+            &[],
+        )),
+        Arc::new(Target::new(
+            "actix-proxy",
+            floor_addrs[0],
+            statements,
+            keypair,
+            &[],
+        )),
+        Arc::new(Target::new(
+            "actix-proxy-oauth",
+            floor_addrs[1],
+            statements,
+            oauth,
             &[],
         )),
         Arc::new(Target::new(
             "icebroker-oauth",
             broker_addr,
             "/v1/connections/bench-oauth/accounts/bench-user/api/v2/statements",
+            Sends::Call,
             &[("authorization", format!("Bearer {oauth_key}"))],
         )),
     ];
@@ -471,24 +653,56 @@ async fn measure(
     let mut results: Results = BTreeMap::new();
     for round in 0..rounds {
         for &c in levels {
+            if c == 1 {
+                let cells = run_interleaved(targets, warmup, window).await;
+                for (target, cell) in targets.iter().zip(cells) {
+                    log_cell(round, c, target, &cell);
+                    results.entry((c, target.name)).or_default().push(cell);
+                }
+                continue;
+            }
             for i in 0..targets.len() {
                 let target = &targets[(i + round) % targets.len()];
                 let cell = run_cell(target, c, warmup, window).await;
-                eprintln!(
-                    "round {} c={c:<3} {:<10} {:>8.0} req/s  p50 {:>6.0} µs  p99 {:>6.0} µs  cpu {:>5.1} µs/req  errors {}",
-                    round + 1,
-                    target.name,
-                    cell.rps,
-                    cell.p50_us,
-                    cell.p99_us,
-                    cell.cpu_us_per_req,
-                    cell.errors
-                );
+                log_cell(round, c, target, &cell);
                 results.entry((c, target.name)).or_default().push(cell);
             }
         }
     }
     results
+}
+
+fn log_cell(round: usize, c: usize, target: &Target, cell: &Cell) {
+    eprintln!(
+        "round {} c={c:<3} {:<10} {:>8.0} req/s  p50 {:>6.0} µs  p99 {:>6.0} µs  cpu {:>5.1} µs/req  errors {}",
+        round + 1,
+        target.name,
+        cell.rps,
+        cell.p50_us,
+        cell.p99_us,
+        cell.cpu_us_per_req,
+        cell.errors
+    );
+}
+
+/// `value` with `decimals` places (a sign too when `signed`), or `—` when it was not measured.
+fn num(value: f64, decimals: usize, signed: bool) -> String {
+    match (value.is_finite(), signed) {
+        (false, _) => "—".to_owned(),
+        (true, true) => format!("{value:+.decimals$}"),
+        (true, false) => format!("{value:.decimals$}"),
+    }
+}
+
+/// The lower and upper quartile of `values` (nearest rank).
+fn quartiles(mut values: Vec<f64>) -> (f64, f64) {
+    values.retain(|v| v.is_finite());
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        let rank = ((values.len() as f64 * q).ceil() as usize).clamp(1, values.len().max(1)) - 1;
+        values.get(rank).copied().unwrap_or(f64::NAN)
+    };
+    (at(0.25), at(0.75))
 }
 
 fn report(results: &Results, levels: &[usize], names: &[&'static str]) {
@@ -502,19 +716,40 @@ fn report(results: &Results, levels: &[usize], names: &[&'static str]) {
         for &name in names {
             let errors: u64 = cells(c, name).iter().map(|x| x.errors).sum();
             println!(
-                "| {c} | {name} | {:.0} | {:.0} | {:.0} | {:.1} | {errors} |",
+                "| {c} | {name} | {:.0} | {:.0} | {:.0} | {} | {errors} |",
                 med(c, name, |x| x.rps),
                 med(c, name, |x| x.p50_us),
                 med(c, name, |x| x.p99_us),
-                med(c, name, |x| x.cpu_us_per_req),
+                num(med(c, name, |x| x.cpu_us_per_req), 1, false),
             );
         }
     }
-    // Paired per-round ratios (same round, seconds apart), then their median.
-    let paired = |c: usize, a: &str, b: &str, f: fn(&Cell, &Cell) -> f64| {
+    // Paired per-round values (same round: seconds apart, or interleaved at c=1).
+    let per_round = |c: usize, a: &str, b: &str, f: Pairing| -> Vec<f64> {
         let (xa, xb) = (cells(c, a), cells(c, b));
-        median(xa.iter().zip(&xb).map(|(p, q)| f(p, q)).collect())
+        xa.iter().zip(&xb).map(|(p, q)| f(p, q)).collect()
     };
+    let paired = |c: usize, a: &str, b: &str, f: Pairing| median(per_round(c, a, b, f));
+    let cpu = |c: usize, a: &str, b: &str| num(paired(c, a, b, CPU_DIFF), 1, true);
+    for ([_, bare, ice], floor) in [TARGETS, OAUTH_TARGETS].into_iter().zip(FLOOR_TARGETS) {
+        if !(names.contains(&floor) && names.contains(&bare) && names.contains(&ice)) {
+            continue;
+        }
+        println!();
+        println!("| c | {floor}/{bare} req/s | {ice}/{floor} req/s | {floor} − {bare} p50 µs | {ice} − {floor} p50 µs | {floor} − {bare} CPU µs/req | {ice} − {floor} CPU µs/req |");
+        println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        for &c in levels {
+            println!(
+                "| {c} | {:.3} | {:.3} | {:+.0} | {:+.0} | {} | {} |",
+                paired(c, floor, bare, RPS_RATIO),
+                paired(c, ice, floor, RPS_RATIO),
+                paired(c, floor, bare, P50_DIFF),
+                paired(c, ice, floor, P50_DIFF),
+                cpu(c, floor, bare),
+                cpu(c, ice, floor),
+            );
+        }
+    }
     for [direct, bare, ice] in [TARGETS, OAUTH_TARGETS] {
         if !(names.contains(&ice) && names.contains(&bare) && names.contains(&direct)) {
             continue;
@@ -524,26 +759,43 @@ fn report(results: &Results, levels: &[usize], names: &[&'static str]) {
         println!("| ---: | ---: | ---: | ---: | ---: | ---: |");
         for &c in levels {
             println!(
-                "| {c} | {:.3} | {:.3} | {:.3} | {:+.0} | {:+.1} |",
-                paired(c, ice, bare, |p, q| p.rps / q.rps),
-                paired(c, ice, direct, |p, q| p.rps / q.rps),
-                paired(c, bare, direct, |p, q| p.rps / q.rps),
-                paired(c, ice, bare, |p, q| p.p50_us - q.p50_us),
-                paired(c, ice, bare, |p, q| p.cpu_us_per_req - q.cpu_us_per_req),
+                "| {c} | {:.3} | {:.3} | {:.3} | {:+.0} | {} |",
+                paired(c, ice, bare, RPS_RATIO),
+                paired(c, ice, direct, RPS_RATIO),
+                paired(c, bare, direct, RPS_RATIO),
+                paired(c, ice, bare, P50_DIFF),
+                cpu(c, ice, bare),
             );
         }
         println!();
         if levels.contains(&64) {
-            let r = paired(64, ice, bare, |p, q| p.rps / q.rps);
+            let rounds = per_round(64, ice, bare, RPS_RATIO);
+            let (r, spread) = (median(rounds.clone()), spread(rounds, 3));
             let verdict = if r >= 0.85 { "met" } else { "MISSED" };
-            println!("target: {ice}/{bare} throughput at c=64 ≥ 0.85 → {r:.3} ({verdict})");
+            println!(
+                "target: {ice}/{bare} throughput at c=64 ≥ 0.85 → {r:.3} ({verdict}; {spread})"
+            );
         }
         if levels.contains(&1) {
-            let d = paired(1, ice, bare, |p, q| p.p50_us - q.p50_us);
+            let rounds = per_round(1, ice, bare, P50_DIFF);
+            let (d, spread) = (median(rounds.clone()), spread(rounds, 0));
             let verdict = if d <= 50.0 { "met" } else { "MISSED" };
-            println!("target: {ice} added p50 over {bare} at c=1 ≤ 50 µs → {d:+.0} µs ({verdict})");
+            println!("target: {ice} added p50 over {bare} at c=1 ≤ 50 µs → {d:+.0} µs ({verdict}; {spread})");
         }
     }
+}
+
+/// One per-round comparison of two targets' cells.
+type Pairing = fn(&Cell, &Cell) -> f64;
+const RPS_RATIO: Pairing = |p, q| p.rps / q.rps;
+const P50_DIFF: Pairing = |p, q| p.p50_us - q.p50_us;
+const CPU_DIFF: Pairing = |p, q| p.cpu_us_per_req - q.cpu_us_per_req;
+
+/// "quartiles of the N rounds a–b".
+fn spread(rounds: Vec<f64>, decimals: usize) -> String {
+    let n = rounds.len();
+    let (low, high) = quartiles(rounds);
+    format!("quartiles of the {n} rounds {low:.decimals$}–{high:.decimals$}")
 }
 
 fn main() -> Result<(), BoxError> {
@@ -560,6 +812,7 @@ fn main() -> Result<(), BoxError> {
     let names: Vec<&'static str> = TARGETS
         .into_iter()
         .chain(OAUTH_TARGETS)
+        .chain(FLOOR_TARGETS)
         .filter(|t| match &wanted {
             _ if all => true,
             Some(w) => w.iter().any(|x| x == t),
@@ -611,6 +864,12 @@ fn main() -> Result<(), BoxError> {
         .join()
         .map_err(|_| "the load generator panicked")??;
     let run_secs = run_started.elapsed().as_secs_f64();
+    for target in &setup.targets {
+        let answered = target.answered.load(std::sync::atomic::Ordering::Relaxed);
+        if answered > 0 {
+            eprintln!("{}: {answered} answers in all", target.name);
+        }
+    }
     let signatures = setup.state.connections.signatures() - signatures_before;
     report(&results, &levels, &names);
     if names.contains(&"icebroker") {

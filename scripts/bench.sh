@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole benchmark harness in one run and prints everything as Markdown on stdout
 # (progress lines on stderr), for BENCHMARKS.md:
-#   1. the SQL API proxy bench, all six targets (direct / bare hyper proxy / icebroker, with a
-#      keypair JWT and with an OAuth token) at concurrency 1, 16, 64;
+#   1. the SQL API proxy bench, all eight targets (direct / bare hyper proxy / actix-web floor /
+#      icebroker, with a keypair JWT and with an OAuth token) at concurrency 1, 16, 64;
 #   2. the harness bench: refresh storms, a 1 GiB result through an `icebroker serve` child
 #      process (peak RSS growth), 1,000,000 vault accounts (insert, lookups, start-up, RSS), and
 #      keypair JWT signatures.
