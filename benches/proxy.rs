@@ -29,9 +29,9 @@
 //! `requestId`), so the differences are the hops'. The JWT lives 59 minutes: runs lengthened past
 //! that fail with errors in `direct` and `bare-proxy`.
 //!
-//! Method: several rounds. At concurrency 1 a round measures all targets at once, interleaved
-//! request by request ([`run_interleaved`]): on 2 shared cores the latency of one target moves
-//! by more between cells seconds apart than the differences being measured. At 16 and 64 a round
+//! Method: several rounds. At concurrency 1 a round measures each credential's targets at once,
+//! interleaved request by request ([`run_interleaved`]): on 2 shared cores the latency of one
+//! target moves by more between cells seconds apart than the differences being measured. At 16 and 64 a round
 //! runs each target in turn (the order rotates between rounds) with fresh connections, a warm-up
 //! and a measured window. Every latency is recorded (request start to last body byte). The
 //! table shows per-cell medians over the rounds; ratios and differences are medians of the
@@ -654,10 +654,24 @@ async fn measure(
     for round in 0..rounds {
         for &c in levels {
             if c == 1 {
-                let cells = run_interleaved(targets, warmup, window).await;
-                for (target, cell) in targets.iter().zip(cells) {
-                    log_cell(round, c, target, &cell);
-                    results.entry((c, target.name)).or_default().push(cell);
+                // One interleaved group per credential: the more targets share a loop, the colder
+                // each one's caches are when its turn comes, which penalises the biggest hop most.
+                let mut groups: Vec<Vec<Arc<Target>>> = [false, true]
+                    .into_iter()
+                    .map(|oauth| {
+                        let of_kind = |t: &&Arc<Target>| t.name.ends_with("-oauth") == oauth;
+                        targets.iter().filter(of_kind).cloned().collect()
+                    })
+                    .filter(|group: &Vec<_>| !group.is_empty())
+                    .collect();
+                let first = round % groups.len().max(1);
+                groups.rotate_left(first);
+                for group in &groups {
+                    let cells = run_interleaved(group, warmup, window).await;
+                    for (target, cell) in group.iter().zip(cells) {
+                        log_cell(round, c, target, &cell);
+                        results.entry((c, target.name)).or_default().push(cell);
+                    }
                 }
                 continue;
             }

@@ -171,42 +171,25 @@ fn url_for(fwd: &Forward<'_>, is_retry: bool) -> String {
     url
 }
 
+/// `X-Snowflake-Authorization-Token-Type` ([`TOKEN_TYPE_HEADER`]), in hyper's lower case.
+const TOKEN_TYPE: HeaderName = HeaderName::from_static("x-snowflake-authorization-token-type");
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+const USER_AGENT: HeaderValue = HeaderValue::from_static(USER_AGENT_VALUE);
+const GZIP: HeaderValue = HeaderValue::from_static("gzip");
+const IDENTITY: HeaderValue = HeaderValue::from_static("identity");
+
 fn headers(fwd: &Forward<'_>, auth: &UpstreamAuth) -> HeaderMap {
     let mut headers = HeaderMap::with_capacity(6);
     headers.insert(hyper::header::AUTHORIZATION, auth.authorization.clone());
-    headers.insert(
-        HeaderName::from_static("x-snowflake-authorization-token-type"),
-        HeaderValue::from_static(auth.token_type),
-    );
-    headers.insert(
-        hyper::header::ACCEPT,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(
-        hyper::header::USER_AGENT,
-        HeaderValue::from_static(USER_AGENT_VALUE),
-    );
+    headers.insert(TOKEN_TYPE, HeaderValue::from_static(auth.token_type));
+    headers.insert(hyper::header::ACCEPT, JSON);
+    headers.insert(hyper::header::USER_AGENT, USER_AGENT);
     if fwd.body.is_some() {
-        headers.insert(
-            hyper::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        headers.insert(hyper::header::CONTENT_TYPE, JSON);
     }
-    if fwd.accept_gzip {
-        headers.insert(
-            hyper::header::ACCEPT_ENCODING,
-            HeaderValue::from_static("gzip"),
-        );
-    } else {
-        headers.insert(
-            hyper::header::ACCEPT_ENCODING,
-            HeaderValue::from_static("identity"),
-        );
-    }
-    debug_assert_eq!(
-        TOKEN_TYPE_HEADER.to_ascii_lowercase(),
-        "x-snowflake-authorization-token-type"
-    );
+    let encoding = if fwd.accept_gzip { GZIP } else { IDENTITY };
+    headers.insert(hyper::header::ACCEPT_ENCODING, encoding);
+    debug_assert!(TOKEN_TYPE_HEADER.eq_ignore_ascii_case(TOKEN_TYPE.as_str()));
     headers
 }
 

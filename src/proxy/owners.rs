@@ -63,8 +63,66 @@ pub struct StatementOwners {
 /// The in-memory handles, keyed by their 128 bits (no allocation per statement).
 #[derive(Default)]
 struct Recent {
-    owners: HashMap<u128, OwnerHash>,
+    owners: HashMap<u128, OwnerHash, HandleHashing>,
     order: VecDeque<u128>,
+}
+
+/// Hashes the 128 bits of a handle with one seeded folded multiply instead of SipHash (which
+/// was about half of remembering a result's handle, once per proxied result). Handles come from
+/// Snowflake, not from callers, so flooding the map with colliding keys is not a caller's
+/// option; the per-process seed keeps the layout unpredictable all the same.
+#[derive(Clone, Copy)]
+struct HandleHashing {
+    seed: u64,
+}
+
+impl Default for HandleHashing {
+    fn default() -> Self {
+        use std::hash::BuildHasher as _;
+        Self {
+            seed: std::hash::RandomState::new().hash_one(0x1ceb_u16),
+        }
+    }
+}
+
+impl std::hash::BuildHasher for HandleHashing {
+    type Hasher = HandleHasher;
+
+    fn build_hasher(&self) -> HandleHasher {
+        HandleHasher { state: self.seed }
+    }
+}
+
+/// The [`HandleHashing`] hasher: every 64-bit word is folded in with a 64×64→128 multiply.
+struct HandleHasher {
+    state: u64,
+}
+
+impl HandleHasher {
+    fn mix(&mut self, word: u64) {
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let product = u128::from(self.state ^ word) * u128::from(K);
+        self.state = (product as u64) ^ ((product >> 64) as u64);
+    }
+}
+
+impl std::hash::Hasher for HandleHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.mix(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u128(&mut self, value: u128) {
+        self.mix(value as u64);
+        self.mix((value >> 64) as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.state
+    }
 }
 
 /// The 128 bits of an `8-4-4-4-12` hex handle (either case), or `None` for any other text.
@@ -262,6 +320,32 @@ mod tests {
             restarted.check(H3, &alice),
             Ownership::Unknown,
             "a complete answer's owner is kept in memory only"
+        );
+    }
+
+    #[test]
+    fn handles_that_differ_in_a_few_bits_spread_over_buckets_and_control_bytes() {
+        use std::hash::BuildHasher as _;
+        let hashing = HandleHashing::default();
+        // Snowflake's handles share long prefixes; consecutive ones differ in a few low bits.
+        let base = handle_bits(H1).unwrap();
+        let hashes: Vec<u64> = (0..4096u128)
+            .flat_map(|i| [base + i, base ^ (i << 64)])
+            .map(|bits| hashing.hash_one(bits))
+            .collect();
+        let buckets: std::collections::HashSet<u64> = hashes.iter().map(|h| h & 0xfff).collect();
+        let tags: std::collections::HashSet<u64> = hashes.iter().map(|h| h >> 57).collect();
+        // 8192 random keys would leave about 4096 · (1 − e⁻²) ≈ 3542 buckets used.
+        assert!(
+            buckets.len() > 3300,
+            "{} of 4096 low-bit buckets",
+            buckets.len()
+        );
+        assert_eq!(tags.len(), 128, "every top-7-bit tag is used");
+        assert_ne!(
+            HandleHashing::default().hash_one(base),
+            HandleHashing::default().hash_one(base),
+            "seeded per map"
         );
     }
 

@@ -510,7 +510,7 @@ fn path_shape(operation: Operation) -> &'static str {
 }
 
 /// What a result's `Link` header says: the statement handle, and whether more partitions follow
-/// (`</api/v2/statements/<handle>?…>; rel="first", …; rel="next", …`).
+/// (`</api/v2/statements/<handle>?…>; rel="first",…; rel="next",…`).
 struct ResultLink<'a> {
     handle: &'a str,
     more_partitions: bool,
@@ -518,19 +518,27 @@ struct ResultLink<'a> {
 
 impl<'a> ResultLink<'a> {
     fn parse(response: &'a UpstreamResponse) -> Option<Self> {
-        Self::from_header(response.headers().get(hyper::header::LINK)?.to_str().ok()?)
+        Self::from_header(response.headers().get(hyper::header::LINK)?.as_bytes())
     }
 
-    fn from_header(link: &'a str) -> Option<Self> {
-        let (_, rest) = link.split_once("/api/v2/statements/")?;
-        let handle = rest.get(..36).filter(|h| StatementHandle::is_shaped(h))?;
+    fn from_header(link: &'a [u8]) -> Option<Self> {
+        const PATH: &[u8] = b"/api/v2/statements/";
+        // Snowflake's first target is the path itself; anything else is searched for.
+        let at = match link.strip_prefix(b"<") {
+            Some(rest) if rest.starts_with(PATH) => 1,
+            _ => link.windows(PATH.len()).position(|w| w == PATH)?,
+        } + PATH.len();
+        let handle = link
+            .get(at..at + 36)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        let handle = handle.filter(|h| StatementHandle::is_shaped(h))?;
         // `rel="next"` (or unquoted `rel=next`) as a parameter of any of the targets.
-        let more_partitions = link.split(';').skip(1).any(|param| {
-            let param = param.trim_start();
-            param.starts_with("rel=\"next\"")
+        let more_partitions = link.split(|b| *b == b';').skip(1).any(|param| {
+            let param = param.trim_ascii_start();
+            param.starts_with(b"rel=\"next\"")
                 || param
-                    .strip_prefix("rel=next")
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with([',', ' ']))
+                    .strip_prefix(b"rel=next")
+                    .is_some_and(|rest| matches!(rest.first(), None | Some(b',' | b' ')))
         });
         Some(Self {
             handle,
@@ -728,7 +736,7 @@ mod tests {
             (link(&[("first", 0), ("nextish", 1)]), false),
             (link(&[("\"prev\"", 0), ("\"last\"", 1)]), false),
         ] {
-            let parsed = ResultLink::from_header(&header).expect(&header);
+            let parsed = ResultLink::from_header(header.as_bytes()).expect(&header);
             assert_eq!(parsed.handle, H);
             assert_eq!(parsed.more_partitions, more, "{header}");
         }
@@ -738,7 +746,7 @@ mod tests {
             "</api/v2/statements/01b03285-0001-dea1-003d-b087000ca9>; rel=\"first\"",
             "</elsewhere>; rel=\"next\"",
         ] {
-            assert!(ResultLink::from_header(bad).is_none(), "{bad}");
+            assert!(ResultLink::from_header(bad.as_bytes()).is_none(), "{bad}");
         }
     }
 }
