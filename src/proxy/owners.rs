@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::error::{AppError, ErrorCode};
+use crate::snowflake::StatementHandle;
 use crate::vault::Vault;
 
 /// Store tree of persisted owners: handle → owner hash (32 bytes) ‖ seconds since the epoch (8).
@@ -51,6 +52,18 @@ pub enum Keep {
     InMemory,
     /// The caller will come back (still running, or more partitions): also in the store.
     Durable,
+}
+
+impl Keep {
+    /// [`Keep::Durable`] when the caller will come back for the statement (still running, or
+    /// partitions left to fetch), [`Keep::InMemory`] otherwise.
+    pub fn when_coming_back(coming_back: bool) -> Self {
+        if coming_back {
+            Keep::Durable
+        } else {
+            Keep::InMemory
+        }
+    }
 }
 
 /// The statement-ownership registry.
@@ -125,26 +138,6 @@ impl std::hash::Hasher for HandleHasher {
     }
 }
 
-/// The 128 bits of an `8-4-4-4-12` hex handle (either case), or `None` for any other text.
-fn handle_bits(handle: &str) -> Option<u128> {
-    let bytes = handle.as_bytes();
-    if bytes.len() != 36 {
-        return None;
-    }
-    let mut bits: u128 = 0;
-    for (i, &byte) in bytes.iter().enumerate() {
-        if matches!(i, 8 | 13 | 18 | 23) {
-            if byte != b'-' {
-                return None;
-            }
-            continue;
-        }
-        let digit = char::from(byte).to_digit(16)?;
-        bits = (bits << 4) | u128::from(digit);
-    }
-    Some(bits)
-}
-
 impl StatementOwners {
     /// Starts the registry and its persistence task (inside a Tokio runtime).
     pub fn start(vault: Vault, clock: Arc<dyn Clock>) -> Self {
@@ -176,7 +169,7 @@ impl StatementOwners {
     /// Records that `owner` submitted the statement `handle` (a validated statement handle;
     /// anything else is ignored).
     pub fn remember(&self, handle: &str, owner: OwnerHash, keep: Keep) {
-        let Some(bits) = handle_bits(handle) else {
+        let Some(bits) = StatementHandle::bits(handle) else {
             return;
         };
         {
@@ -212,7 +205,7 @@ impl StatementOwners {
 
     /// Whether `owner` may read or cancel `handle`.
     pub fn check(&self, handle: &str, owner: &OwnerHash) -> Ownership {
-        let Some(bits) = handle_bits(handle) else {
+        let Some(bits) = StatementHandle::bits(handle) else {
             return Ownership::Unknown;
         };
         let known = lock(&self.recent).owners.get(&bits).copied();
@@ -328,7 +321,7 @@ mod tests {
         use std::hash::BuildHasher as _;
         let hashing = HandleHashing::default();
         // Snowflake's handles share long prefixes; consecutive ones differ in a few low bits.
-        let base = handle_bits(H1).unwrap();
+        let base = StatementHandle::bits(H1).unwrap();
         let hashes: Vec<u64> = (0..4096u128)
             .flat_map(|i| [base + i, base ^ (i << 64)])
             .map(|bits| hashing.hash_one(bits))
@@ -347,26 +340,5 @@ mod tests {
             HandleHashing::default().hash_one(base),
             "seeded per map"
         );
-    }
-
-    #[test]
-    fn handle_bits_take_only_the_handle_shape_in_either_case() {
-        assert_eq!(handle_bits(H1), handle_bits(&H1.to_uppercase()));
-        assert_ne!(handle_bits(H1), handle_bits(H2));
-        assert_eq!(
-            handle_bits("00000000-0000-0000-0000-00000000000f"),
-            Some(15)
-        );
-        for bad in [
-            "",
-            "h1",
-            "01b03285-0001-dea1-003d-b087000ca9b",
-            "01b03285-0001-dea1-003d-b087000ca9bee",
-            "01b03285x0001-dea1-003d-b087000ca9be",
-            "01b03285-0001-dea1-003d-b087000ca9bg",
-            "+1b03285-0001-dea1-003d-b087000ca9be",
-        ] {
-            assert_eq!(handle_bits(bad), None, "{bad}");
-        }
     }
 }

@@ -174,12 +174,7 @@ pub fn prepare_body(body: Bytes, defaults: &Defaults) -> Result<PreparedBody, Re
         Some(Statement::Text {
             sha256,
             blank: false,
-        }) => {
-            let mut hex = [0u8; 64];
-            // 32 bytes always fit 64 hex digits, which are ASCII.
-            let _ = hex::encode_to_slice(sha256, &mut hex);
-            String::from_utf8_lossy(&hex).into_owned()
-        }
+        }) => hex::encode(sha256),
         _ => {
             return Err(RequestError(
                 "the body needs a non-empty string field \"statement\"".to_owned(),

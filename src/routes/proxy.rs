@@ -338,22 +338,13 @@ async fn forward_inner(
         entry.statement_handle = handle_from_body(&body);
         if let Some(h) = &entry.statement_handle {
             // Only a running statement has anything left to fetch.
-            let keep = if status == 202 {
-                Keep::Durable
-            } else {
-                Keep::InMemory
-            };
-            owners.remember(h, owner, keep);
+            owners.remember(h, owner, Keep::when_coming_back(status == 202));
         }
         return Ok(response);
     }
     if let Some(link) = ResultLink::parse(&answer.response) {
         // More partitions to fetch: the caller will come back, perhaps after a restart.
-        let keep = if link.more_partitions {
-            Keep::Durable
-        } else {
-            Keep::InMemory
-        };
+        let keep = Keep::when_coming_back(link.more_partitions);
         owners.remember(link.handle, owner, keep);
         entry.statement_handle = Some(link.handle.to_owned());
     }

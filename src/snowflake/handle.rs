@@ -35,12 +35,28 @@ impl StatementHandle {
 
     /// Whether `text` has the handle shape [`StatementHandle::parse`] accepts (no allocation).
     pub fn is_shaped(text: &str) -> bool {
+        Self::bits(text).is_some()
+    }
+
+    /// The 128 bits of a handle-shaped `text` (hex digits in either case), or `None` for any
+    /// other text: a compact key for handles without allocating.
+    pub fn bits(text: &str) -> Option<u128> {
         let bytes = text.as_bytes();
-        bytes.len() == 36
-            && bytes.iter().enumerate().all(|(i, byte)| match i {
-                8 | 13 | 18 | 23 => *byte == b'-',
-                _ => byte.is_ascii_hexdigit(),
-            })
+        if bytes.len() != 36 {
+            return None;
+        }
+        let mut bits: u128 = 0;
+        for (i, &byte) in bytes.iter().enumerate() {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                if byte != b'-' {
+                    return None;
+                }
+                continue;
+            }
+            let digit = char::from(byte).to_digit(16)?;
+            bits = (bits << 4) | u128::from(digit);
+        }
+        Some(bits)
     }
 
     /// The handle text.
@@ -105,5 +121,34 @@ impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Hyphenated lower case, whatever form the caller parsed.
         fmt::Display::fmt(&self.0.hyphenated(), f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StatementHandle;
+
+    const H1: &str = "01b03285-0001-dea1-003d-b087000ca9be";
+    const H2: &str = "01b03285-0001-dea1-003d-b087000ca9bf";
+
+    #[test]
+    fn bits_take_only_the_handle_shape_in_either_case() {
+        let bits = StatementHandle::bits;
+        assert_eq!(bits(H1), bits(&H1.to_uppercase()));
+        assert_ne!(bits(H1), bits(H2));
+        assert_eq!(bits("00000000-0000-0000-0000-00000000000f"), Some(15));
+        for bad in [
+            "",
+            "h1",
+            "01b03285-0001-dea1-003d-b087000ca9b",
+            "01b03285-0001-dea1-003d-b087000ca9bee",
+            "01b03285x0001-dea1-003d-b087000ca9be",
+            "01b03285-0001-dea1-003d-b087000ca9bg",
+            "+1b03285-0001-dea1-003d-b087000ca9be",
+        ] {
+            assert_eq!(bits(bad), None, "{bad}");
+            assert!(!StatementHandle::is_shaped(bad), "{bad}");
+            assert!(StatementHandle::parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -120,11 +120,7 @@ impl<'a> ToolSession<'a> {
     /// Records this caller as the owner of `handle`; `more_to_fetch` when the caller will come
     /// back for it (still running, or partitions left).
     fn remember(&self, handle: &StatementHandle, more_to_fetch: bool) {
-        let keep = if more_to_fetch {
-            Keep::Durable
-        } else {
-            Keep::InMemory
-        };
+        let keep = Keep::when_coming_back(more_to_fetch);
         self.state
             .statement_owners
             .remember(handle.as_str(), self.owner, keep);
