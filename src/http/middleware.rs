@@ -124,11 +124,7 @@ pub async fn observe(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
     let started = Instant::now();
-    let id = request_id::accept_or_generate(
-        req.headers()
-            .get(REQUEST_ID_HEADER)
-            .and_then(|v| v.to_str().ok()),
-    );
+    let id = request_id::accept_or_generate(req.headers().get(REQUEST_ID_HEADER));
     let method = req.method().clone();
     let route = route_entry(&req);
     let metrics = req
@@ -146,7 +142,7 @@ pub async fn observe(
     let _in_flight = metrics.as_ref().map(|(m, _)| m.in_flight.enter());
     let span = tracing::info_span!(
         "request",
-        request_id = %id,
+        request_id = id.to_str().unwrap_or_default(),
         method = %method,
         route = %route.pattern,
     );
@@ -178,9 +174,7 @@ pub async fn observe(
             .set_connection_type(ConnectionType::Close);
     }
     let headers = res.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
-    }
+    headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), id);
     headers.insert(
         HeaderName::from_static("x-content-type-options"),
         HeaderValue::from_static("nosniff"),

@@ -4,16 +4,16 @@
 //! for the same owner. On a keypair connection every caller shares the Snowflake service user, so
 //! without this any key allowed on the connection could read another key's results.
 //!
-//! Every handle lives in memory (bounded, oldest forgotten first). Handles a caller has to come
-//! back for — a statement still running (202) or a result with more partitions to fetch — are
-//! also written to the store by a background task once a second, so they survive a restart; a
-//! complete single-partition answer is not, since its caller already holds all of it (writing
-//! every handle cost ~10 µs of CPU per proxied call in store inserts; BENCHMARKS.md). Owners are
-//! kept as keyed hashes, never as identifiers. A handle the broker does not know — submitted
-//! elsewhere, forgotten, or lost in the last second before a crash — has no owner to match, and
-//! callers treat it like another owner's.
+//! Every handle lives in memory (bounded: the newest 65,536 at least, older ones forgotten).
+//! Handles a caller has to come back for — a statement still running (202) or a result with more
+//! partitions to fetch — are also written to the store by a background task once a second, so
+//! they survive a restart; a complete single-partition answer is not, since its caller already
+//! holds all of it (writing every handle cost ~10 µs of CPU per proxied call in store inserts;
+//! BENCHMARKS.md). Owners are kept as keyed hashes, never as identifiers. A handle the broker does
+//! not know — submitted elsewhere, forgotten, or lost in the last second before a crash — has no
+//! owner to match, and callers treat it like another owner's.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ use crate::vault::Vault;
 
 /// Store tree of persisted owners: handle → owner hash (32 bytes) ‖ seconds since the epoch (8).
 const TREE: &str = "statement_owners";
-/// Handles kept in memory (≈ 70 bytes each).
+/// Handles kept in memory at least (one generation; two are kept, ≈ 100 bytes a handle).
 const RECENT: usize = 65_536;
 /// How often handles to keep are written to the store.
 const PERSIST_EVERY: Duration = Duration::from_secs(1);
@@ -73,11 +73,31 @@ pub struct StatementOwners {
     pending: Arc<Mutex<Vec<(String, OwnerHash)>>>,
 }
 
-/// The in-memory handles, keyed by their 128 bits (no allocation per statement).
+/// The in-memory handles, keyed by their 128 bits (no allocation per statement), in two
+/// generations: new handles go into `current`; a full `current` becomes `previous`, and the old
+/// `previous` is dropped whole. Remembering a handle is one insert: evicting the oldest handle
+/// one by one was a second random access into a table of megabytes, as costly as the insert.
 #[derive(Default)]
 struct Recent {
-    owners: HashMap<u128, OwnerHash, HandleHashing>,
-    order: VecDeque<u128>,
+    current: HashMap<u128, OwnerHash, HandleHashing>,
+    previous: HashMap<u128, OwnerHash, HandleHashing>,
+}
+
+impl Recent {
+    fn insert(&mut self, bits: u128, owner: OwnerHash) {
+        if self.current.len() >= RECENT {
+            let fresh = HashMap::with_capacity_and_hasher(RECENT, *self.current.hasher());
+            self.previous = std::mem::replace(&mut self.current, fresh);
+        }
+        self.current.insert(bits, owner);
+    }
+
+    fn get(&self, bits: u128) -> Option<OwnerHash> {
+        self.current
+            .get(&bits)
+            .or_else(|| self.previous.get(&bits))
+            .copied()
+    }
 }
 
 /// Hashes the 128 bits of a handle with one seeded folded multiply instead of SipHash (which
@@ -172,17 +192,7 @@ impl StatementOwners {
         let Some(bits) = StatementHandle::bits(handle) else {
             return;
         };
-        {
-            let mut recent = lock(&self.recent);
-            if recent.owners.insert(bits, owner).is_none() {
-                recent.order.push_back(bits);
-                if recent.order.len() > RECENT {
-                    if let Some(oldest) = recent.order.pop_front() {
-                        recent.owners.remove(&oldest);
-                    }
-                }
-            }
-        }
+        lock(&self.recent).insert(bits, owner);
         if keep == Keep::Durable {
             lock(&self.pending).push((handle.to_owned(), owner));
         }
@@ -208,7 +218,7 @@ impl StatementOwners {
         let Some(bits) = StatementHandle::bits(handle) else {
             return Ownership::Unknown;
         };
-        let known = lock(&self.recent).owners.get(&bits).copied();
+        let known = lock(&self.recent).get(bits);
         let known = known.or_else(|| {
             let stored = self.vault.store().get(TREE, handle.as_bytes()).ok()??;
             stored.get(..32)?.try_into().ok()
@@ -314,6 +324,21 @@ mod tests {
             Ownership::Unknown,
             "a complete answer's owner is kept in memory only"
         );
+    }
+
+    #[test]
+    fn the_newest_handles_are_always_known_and_old_generations_are_dropped_whole() {
+        let mut recent = Recent::default();
+        let owner = |n: u128| [n as u8; 32];
+        let total = 2 * RECENT as u128 + 10;
+        for n in 0..total {
+            recent.insert(n, owner(n));
+        }
+        for n in total - RECENT as u128..total {
+            assert_eq!(recent.get(n), Some(owner(n)), "handle {n}");
+        }
+        assert_eq!(recent.get(0), None);
+        assert!(recent.current.len() + recent.previous.len() <= 2 * RECENT);
     }
 
     #[test]
