@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use hyper::header::HeaderValue;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use secrecy::SecretString;
 use serde::Serialize;
@@ -78,6 +79,8 @@ pub enum JwtError {
 pub struct SignedJwt {
     /// The compact JWT.
     pub token: Arc<SecretString>,
+    /// `Bearer <jwt>`, built once per signature (sensitive: `Debug` never shows it).
+    pub authorization: HeaderValue,
     /// Expiry (seconds).
     pub exp: u64,
 }
@@ -161,8 +164,11 @@ impl JwtCache {
         .map_err(|e| JwtError::Sign(e.to_string()))?
         .map_err(|e| JwtError::Sign(e.to_string()))?;
         self.signatures.fetch_add(1, Ordering::Relaxed);
+        let authorization =
+            crate::snowflake::bearer_header(&token).map_err(|e| JwtError::Sign(e.to_string()))?;
         let jwt = SignedJwt {
             token: Arc::new(SecretString::from(token)),
+            authorization,
             exp,
         };
         *entry.current.write().unwrap_or_else(|p| p.into_inner()) = Some(jwt.clone());

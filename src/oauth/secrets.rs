@@ -5,7 +5,10 @@
 //! (43 characters) — OA-1, OA-2, OA-9; the PKCE method is always S256 (never `plain`); an
 //! [`AccessToken`] prints `<redacted>` and is only exposed on the line that builds a header.
 
+use std::sync::Arc;
+
 use base64::Engine as _;
+use hyper::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
@@ -30,18 +33,28 @@ pub fn s256_challenge(verifier: &str) -> String {
 /// tell a stale token from a fresh one. Never printed, never serialised.
 #[derive(Clone)]
 pub struct AccessToken {
-    secret: SecretString,
+    secret: Arc<SecretString>,
+    /// `Bearer <token>` (sensitive), built once: `None` if the token cannot be a header value.
+    authorization: Option<HeaderValue>,
     expires_at: u64,
     generation: u64,
 }
 
 impl AccessToken {
     pub(crate) fn new(secret: SecretString, expires_at: u64, generation: u64) -> Self {
+        let authorization = crate::snowflake::bearer_header(secret.expose_secret()).ok();
         Self {
-            secret,
+            secret: Arc::new(secret),
+            authorization,
             expires_at,
             generation,
         }
+    }
+
+    /// The upstream `Authorization` value, `Bearer <token>`; `None` if the token has
+    /// characters a header cannot carry.
+    pub fn authorization(&self) -> Option<&HeaderValue> {
+        self.authorization.as_ref()
     }
 
     /// When the broker expects the token to expire (seconds since the epoch).
@@ -57,7 +70,7 @@ impl AccessToken {
 
     /// The SQL API credential (`Authorization: Bearer …`, token type `OAUTH`).
     pub fn credential(&self) -> Credential {
-        Credential::OAuth(self.secret.clone())
+        Credential::OAuth(SecretString::clone(&self.secret))
     }
 
     /// The raw token, for the one line that builds an upstream header.

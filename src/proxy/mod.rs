@@ -8,7 +8,7 @@ pub mod request;
 pub mod route;
 
 pub use forward::{
-    buffer_back, read_small_body, send, stream_back, Answer, Forward, ForwardError, ProxyClient,
+    buffer_back, pass_back, read_small_body, send, Answer, Forward, ForwardError, ProxyClient,
     UpstreamAuth, UpstreamResponse,
 };
 pub use request::{

@@ -8,18 +8,18 @@ use std::time::Instant;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use secrecy::ExposeSecret;
 
 use crate::audit::AuditEntry;
 use crate::connections::{Connection, ConnectionKind};
 use crate::error::{AppError, ErrorCode};
 use crate::http::auth::ServiceCaller;
 use crate::metrics::UpstreamOutcome;
+use crate::oauth::AccessToken;
 use crate::proxy::owners::Keep;
 use crate::proxy::route::{self, ProxyPath};
 use crate::proxy::{
-    buffer_back, parse_query, prepare_body, send, stream_back, Answer, Forward, ForwardError,
-    Operation, ProxyClient, UpstreamAuth, UpstreamResponse,
+    buffer_back, parse_query, prepare_body, send, Answer, Forward, ForwardError, Operation,
+    ProxyClient, UpstreamAuth, UpstreamResponse,
 };
 use crate::routes::connections::map_error;
 use crate::routes::proxy_errors::{jwt_rejected, oauth_error, upstream_error};
@@ -309,7 +309,7 @@ async fn forward_inner(
                 .jwt(&connection)
                 .await
                 .map_err(map_error)?;
-            let auth = bearer(jwt.token.expose_secret(), "KEYPAIR_JWT")?;
+            let auth = UpstreamAuth::new(&jwt.authorization, "KEYPAIR_JWT");
             let answer = send_recorded(state, client, &fwd, &auth, false, entry).await?;
             if answer.response.status() == reqwest::StatusCode::UNAUTHORIZED {
                 return Err(jwt_rejected(client, &connection, answer.response).await);
@@ -321,7 +321,7 @@ async fn forward_inner(
         }
     };
     if call.operation != Operation::Submit {
-        return Ok(stream_back(client, answer.response, admission));
+        return pass_back(client, answer.response, admission).await;
     }
     // A submit's handle is remembered with its owner: from the `Link` header of a result, or
     // from the (small) body of a 202 (still running), 408 (timed out) or 422 (failed).
@@ -329,12 +329,7 @@ async fn forward_inner(
     if matches!(status, 202 | 408 | 422) {
         let (response, body) = buffer_back(client, answer.response, STATUS_BODY_LIMIT)
             .await
-            .ok_or_else(|| {
-                AppError::new(
-                    ErrorCode::UpstreamUnavailable,
-                    format!("Snowflake's {status} answer could not be read"),
-                )
-            })?;
+            .ok_or_else(|| unreadable(status))?;
         entry.statement_handle = handle_from_body(&body);
         if let Some(h) = &entry.statement_handle {
             // Only a running statement has anything left to fetch.
@@ -348,7 +343,28 @@ async fn forward_inner(
         owners.remember(link.handle, owner, keep);
         entry.statement_handle = Some(link.handle.to_owned());
     }
-    Ok(stream_back(client, answer.response, admission))
+    pass_back(client, answer.response, admission).await
+}
+
+/// Snowflake's answer passed back unchanged ([`crate::proxy::pass_back`]); a small body that
+/// could not be read is `upstream_unavailable`.
+async fn pass_back<H: 'static>(
+    client: &ProxyClient,
+    response: UpstreamResponse,
+    held: H,
+) -> Result<HttpResponse, AppError> {
+    let status = response.status().as_u16();
+    crate::proxy::pass_back(client, response, held)
+        .await
+        .ok_or_else(|| unreadable(status))
+}
+
+/// Snowflake's answer with `status` arrived but its body could not be read.
+fn unreadable(status: u16) -> AppError {
+    AppError::new(
+        ErrorCode::UpstreamUnavailable,
+        format!("Snowflake's {status} answer could not be read"),
+    )
 }
 
 /// The most of a 202, 408 or 422 body read to learn its statement handle (Snowflake's are a few
@@ -383,7 +399,7 @@ async fn user_call(
         .access_token(connection, identifier)
         .await
         .map_err(oauth_error)?;
-    let auth = bearer(token.expose(), "OAUTH")?;
+    let auth = oauth_bearer(&token)?;
     let answer = send_recorded(state, client, fwd, &auth, false, entry).await?;
     if answer.response.status() != reqwest::StatusCode::UNAUTHORIZED {
         return Ok(answer);
@@ -394,7 +410,7 @@ async fn user_call(
         .force_refresh(connection, identifier, &token)
         .await
         .map_err(oauth_error)?;
-    let auth = bearer(fresh.expose(), "OAUTH")?;
+    let auth = oauth_bearer(&fresh)?;
     let answer = send_recorded(state, client, fwd, &auth, true, entry).await?;
     if answer.response.status() == reqwest::StatusCode::UNAUTHORIZED {
         return Err(AppError::new(
@@ -455,8 +471,11 @@ fn upstream_outcome(sent: &Result<Answer, ForwardError>) -> UpstreamOutcome {
     }
 }
 
-fn bearer(token: &str, token_type: &'static str) -> Result<UpstreamAuth, AppError> {
-    UpstreamAuth::bearer(token, token_type)
+/// An end user's access token as the upstream credential.
+fn oauth_bearer(token: &AccessToken) -> Result<UpstreamAuth, AppError> {
+    token
+        .authorization()
+        .map(|value| UpstreamAuth::new(value, "OAUTH"))
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("token is not a valid header value")))
 }
 

@@ -47,4 +47,4 @@ pub use types::{
     Binding, CancelStatus, ColumnType, PartitionInfo, ResultSet, ResultSetMetaData, Row,
     StatementRequest, Stats,
 };
-pub use upstream::{Credential, InvalidCredential, Upstream, UpstreamError};
+pub use upstream::{bearer_header, Credential, InvalidCredential, Upstream, UpstreamError};

@@ -99,6 +99,19 @@ impl std::fmt::Debug for Credential {
     }
 }
 
+/// The `Authorization` value `Bearer <token>`, marked sensitive (never printed by `Debug`). A
+/// token that is empty or has anything but visible ASCII is refused. Token holders build it
+/// once per token, so the proxy's calls only clone it.
+pub fn bearer_header(token: &str) -> Result<HeaderValue, InvalidCredential> {
+    if token.is_empty() || token.bytes().any(|b| !(0x21..=0x7e).contains(&b)) {
+        return Err(InvalidCredential);
+    }
+    let mut value = HeaderValue::from_maybe_shared(bytes::Bytes::from(format!("Bearer {token}")))
+        .map_err(|_| InvalidCredential)?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
 /// A token that cannot be put in a header (control characters, CR/LF, non-ASCII).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the credential is not a valid header value")]
@@ -121,14 +134,7 @@ impl Credential {
 
     /// `Bearer <token>`, validated as a header value and marked sensitive.
     pub(crate) fn authorization(&self) -> Result<HeaderValue, InvalidCredential> {
-        let token = self.secret().expose_secret();
-        if token.is_empty() || token.bytes().any(|b| !(0x21..=0x7e).contains(&b)) {
-            return Err(InvalidCredential);
-        }
-        let mut value =
-            HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| InvalidCredential)?;
-        value.set_sensitive(true);
-        Ok(value)
+        bearer_header(self.secret().expose_secret())
     }
 
     /// Replaces any echo of this credential's token in `message` (Snowflake's 401 texts may

@@ -238,6 +238,19 @@ async fn an_upstream_422_body_arrives_byte_for_byte() {
 }
 
 #[tokio::test]
+async fn a_small_answer_cut_short_is_upstream_unavailable_not_a_truncated_200() {
+    let upstream = stub::start_raw(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"code\":",
+    );
+    let env = spawn_with_snowsim().await;
+    env.create_keypair("cut", json!({"host": upstream})).await;
+    let res = env
+        .proxy_submit("cut", &env.app.admin_key, "SELECT 1")
+        .await;
+    assert_error(res, 502, "upstream_unavailable").await;
+}
+
+#[tokio::test]
 async fn two_429s_then_success_execute_once_with_one_request_id() {
     let env = spawn_with_snowsim().await;
     env.connected_keypair("c").await;

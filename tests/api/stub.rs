@@ -67,3 +67,26 @@ pub fn start(behaviour: Behaviour) -> (String, Seen) {
     tokio::spawn(server);
     (format!("http://127.0.0.1:{port}"), seen)
 }
+
+/// Starts a raw upstream on 127.0.0.1:0 that answers every request with exactly `answer` (a
+/// whole HTTP/1.1 response as bytes, possibly broken) and then closes the connection: for
+/// answers no HTTP server would send, such as a body shorter than its `Content-Length`.
+pub fn start_raw(answer: &'static [u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                // The request (head and a small body) arrives in one read on loopback.
+                let mut request = [0u8; 16 * 1024];
+                let _ = tcp.read(&mut request).await;
+                let _ = tcp.write_all(answer).await;
+                let _ = tcp.shutdown().await;
+            });
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
