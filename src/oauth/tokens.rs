@@ -135,8 +135,13 @@ impl TokenManager {
         if let Some(token) = self.cached(&key) {
             return Ok(token);
         }
-        let guard = self.queue(self.lock_for(&key)).await;
-        self.refresh_locked(guard, settings, &key, None).await
+        // Boxed: the refresh's future is over a kilobyte, and every proxied call's future
+        // would otherwise carry (and move) that space for a path taken once an hour.
+        Box::pin(async move {
+            let guard = self.queue(self.lock_for(&key)).await;
+            self.refresh_locked(guard, settings, &key, None).await
+        })
+        .await
     }
 
     /// After an upstream 401 with `stale`: refresh once, unless the stored token is already a

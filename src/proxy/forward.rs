@@ -8,6 +8,8 @@ use actix_web::body::SizedStream;
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use bytes::Bytes;
+use futures_util::future::Either;
+use futures_util::FutureExt as _;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper_rustls::HttpsConnector;
@@ -210,19 +212,10 @@ pub async fn send(
     loop {
         attempt += 1;
         let is_retry = first_is_retry || attempt > 1;
-        let uri = match hyper::Uri::try_from(url_for(fwd, is_retry)) {
-            Ok(uri) => uri,
-            Err(e) => {
-                // Connection base URLs are validated when stored; this is a bug, not a retry.
-                tracing::error!(error = %e, "upstream URL is not a valid URI");
-                return Err(ForwardError::Unreachable { attempts: attempt });
-            }
+        let Some(pending) = start_request(client, fwd, auth, &method, is_retry) else {
+            return Err(ForwardError::Unreachable { attempts: attempt });
         };
-        let mut request = hyper::Request::new(Full::new(fwd.body.clone().unwrap_or_default()));
-        *request.method_mut() = method.clone();
-        *request.uri_mut() = uri;
-        *request.headers_mut() = headers(fwd, auth);
-        let outcome = tokio::time::timeout(client.read_timeout, client.http.request(request)).await;
+        let outcome = tokio::time::timeout(client.read_timeout, pending).await;
         let budget_left = policy.total_budget.saturating_sub(started.elapsed());
         let can_retry = attempt < policy.max_attempts && !budget_left.is_zero();
         match outcome {
@@ -282,6 +275,31 @@ pub async fn send(
     }
 }
 
+/// One attempt, sent: the pending response. `None` (logged) when the URL is not a valid URI,
+/// which is a bug: connection base URLs are validated when stored. The request is built here
+/// rather than in [`send`] so that it takes no space in `send`'s future, which is part of every
+/// proxied call's (allocated and moved per request).
+fn start_request(
+    client: &ProxyClient,
+    fwd: &Forward<'_>,
+    auth: &UpstreamAuth,
+    method: &hyper::Method,
+    is_retry: bool,
+) -> Option<hyper_util::client::legacy::ResponseFuture> {
+    let uri = match hyper::Uri::try_from(url_for(fwd, is_retry)) {
+        Ok(uri) => uri,
+        Err(e) => {
+            tracing::error!(error = %e, "upstream URL is not a valid URI");
+            return None;
+        }
+    };
+    let mut request = hyper::Request::new(Full::new(fwd.body.clone().unwrap_or_default()));
+    *request.method_mut() = method.clone();
+    *request.uri_mut() = uri;
+    *request.headers_mut() = headers(fwd, auth);
+    Some(client.http.request(request))
+}
+
 /// Response headers passed back to the caller (an allow-list: no cookies, no hop-by-hop), by
 /// their names in hyper's and in actix's `http` crate.
 const PASSED_HEADERS: [(
@@ -322,35 +340,50 @@ const IN_HAND: u64 = 16 * 1024;
 
 /// Passes an upstream response back unchanged in status and body: a small one (at most
 /// [`IN_HAND`] bytes by its length) read whole first, anything else streamed as by
-/// [`stream_back`]. `held` lives until the body has been read or streamed. `None` when a small
+/// [`stream_body`]. `held` lives until the body has been read or streamed. `None` when a small
 /// body could not be read (the upstream went away or stalled past the read timeout).
-pub async fn pass_back<H: 'static>(
+///
+/// The head is taken apart before the returned future, so that future holds only the body and
+/// the reply being built: it is part of every proxied call's future, which is allocated and
+/// moved per request.
+pub fn pass_back<H: 'static>(
     client: &ProxyClient,
     response: UpstreamResponse,
     held: H,
-) -> Option<HttpResponse> {
+) -> impl std::future::Future<Output = Option<HttpResponse>> + 'static {
     let length = hyper::body::Body::size_hint(response.body()).exact();
+    let mut builder = answer_head(&response);
+    let body = response.into_body();
+    let read_timeout = client.read_timeout;
     if length.is_some_and(|len| len <= IN_HAND) {
-        let (response, _) = buffer_back(client, response, IN_HAND as usize).await?;
-        drop(held);
-        return Some(response);
+        Either::Left(
+            read_body(body, read_timeout, IN_HAND as usize).map(move |whole| {
+                drop(held);
+                Some(builder.body(whole?))
+            }),
+        )
+    } else {
+        Either::Right(std::future::ready(Some(stream_body(
+            builder,
+            body,
+            read_timeout,
+            held,
+        ))))
     }
-    Some(stream_back(client, response, held))
 }
 
 /// Streams an upstream response back unchanged in status and body. A body that stalls for
 /// longer than the read timeout is cut off, so a dead upstream cannot pin the connection. `held`
 /// (e.g. the connection's concurrency slot) lives until the body has been sent or the caller has
 /// gone away: a result still streaming is still a call in flight to Snowflake.
-fn stream_back<H: 'static>(
-    client: &ProxyClient,
-    response: UpstreamResponse,
+fn stream_body<H: 'static>(
+    mut builder: actix_web::HttpResponseBuilder,
+    body: hyper::body::Incoming,
+    read_timeout: Duration,
     held: H,
 ) -> HttpResponse {
-    let mut builder = answer_head(&response);
-    let body = response.into_body();
     let length = hyper::body::Body::size_hint(&body).exact();
-    let stream = body_stream(body, client.read_timeout, held);
+    let stream = body_stream(body, read_timeout, held);
     match length {
         Some(len) => builder.body(SizedStream::new(len, stream)),
         None => builder.streaming(stream),
@@ -359,14 +392,16 @@ fn stream_back<H: 'static>(
 
 /// Reads a small upstream answer (up to `limit` bytes) whole and returns it ready to send back
 /// unchanged, together with its body for the broker to look at; `None` when it cannot be read.
-pub async fn buffer_back(
+pub fn buffer_back(
     client: &ProxyClient,
     response: UpstreamResponse,
     limit: usize,
-) -> Option<(HttpResponse, Bytes)> {
+) -> impl std::future::Future<Output = Option<(HttpResponse, Bytes)>> + 'static {
     let mut builder = answer_head(&response);
-    let body = read_small_body(client, response, limit).await?;
-    Some((builder.body(body.clone()), body))
+    read_body(response.into_body(), client.read_timeout, limit).map(move |body| {
+        let body = body?;
+        Some((builder.body(body.clone()), body))
+    })
 }
 
 /// The data frames of an upstream body, each awaited for at most `read_timeout`; the stream
@@ -404,17 +439,23 @@ fn body_stream<H: 'static>(
 
 /// Reads a (small) upstream body whole, up to `limit` bytes and the read timeout; `None` when
 /// it is larger, slower or broken.
-pub async fn read_small_body(
+pub fn read_small_body(
     client: &ProxyClient,
     response: UpstreamResponse,
     limit: usize,
+) -> impl std::future::Future<Output = Option<Bytes>> + 'static {
+    read_body(response.into_body(), client.read_timeout, limit)
+}
+
+/// [`read_small_body`] of a body already taken from its response.
+async fn read_body(
+    body: hyper::body::Incoming,
+    read_timeout: Duration,
+    limit: usize,
 ) -> Option<Bytes> {
-    let collected = tokio::time::timeout(
-        client.read_timeout,
-        Limited::new(response.into_body(), limit).collect(),
-    )
-    .await
-    .ok()?
-    .ok()?;
+    let collected = tokio::time::timeout(read_timeout, Limited::new(body, limit).collect())
+        .await
+        .ok()?
+        .ok()?;
     Some(collected.to_bytes())
 }

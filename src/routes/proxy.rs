@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
+use futures_util::{FutureExt as _, StreamExt};
 
 use crate::audit::AuditEntry;
 use crate::connections::{Connection, ConnectionKind};
@@ -348,15 +348,14 @@ async fn forward_inner(
 
 /// Snowflake's answer passed back unchanged ([`crate::proxy::pass_back`]); a small body that
 /// could not be read is `upstream_unavailable`.
-async fn pass_back<H: 'static>(
+fn pass_back<H: 'static>(
     client: &ProxyClient,
     response: UpstreamResponse,
     held: H,
-) -> Result<HttpResponse, AppError> {
+) -> impl std::future::Future<Output = Result<HttpResponse, AppError>> + 'static {
     let status = response.status().as_u16();
     crate::proxy::pass_back(client, response, held)
-        .await
-        .ok_or_else(|| unreadable(status))
+        .map(move |answer| answer.ok_or_else(|| unreadable(status)))
 }
 
 /// Snowflake's answer with `status` arrived but its body could not be read.
@@ -399,15 +398,35 @@ async fn user_call(
         .access_token(connection, identifier)
         .await
         .map_err(oauth_error)?;
-    let auth = oauth_bearer(&token)?;
-    let answer = send_recorded(state, client, fwd, &auth, false, entry).await?;
+    let answer = send_recorded(state, client, fwd, &oauth_bearer(&token)?, false, entry).await?;
     if answer.response.status() != reqwest::StatusCode::UNAUTHORIZED {
         return Ok(answer);
     }
     drop(answer);
+    // Boxed: a refresh's future is large and this path is rare, so the common call's future
+    // (allocated and moved per request) does not carry its space.
+    Box::pin(refresh_and_resubmit(
+        state, client, connection, identifier, &token, fwd, entry,
+    ))
+    .await
+}
+
+/// After an upstream 401 with `stale`: one forced refresh, then one resubmission with the same
+/// requestId (`retry=true`); a second 401 is `snowflake_auth_failed`.
+async fn refresh_and_resubmit(
+    state: &AppState,
+    client: &ProxyClient,
+    connection: &Connection,
+    identifier: &str,
+    stale: &AccessToken,
+    fwd: &Forward<'_>,
+    entry: &mut AuditEntry,
+) -> Result<Answer, AppError> {
     tracing::info!(connection = %connection.name, "upstream 401: refreshing the access token once");
-    let fresh = tokens
-        .force_refresh(connection, identifier, &token)
+    let fresh = state
+        .oauth
+        .tokens()
+        .force_refresh(connection, identifier, stale)
         .await
         .map_err(oauth_error)?;
     let auth = oauth_bearer(&fresh)?;
@@ -758,5 +777,25 @@ mod tests {
         ] {
             assert!(ResultLink::from_header(bad.as_bytes()).is_none(), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod future_size {
+    /// The size of the future an `async fn` of four arguments returns.
+    fn of<A, B, C, D, Fut, F: Fn(A, B, C, D) -> Fut>(_: F) -> usize {
+        std::mem::size_of::<Fut>()
+    }
+
+    /// Every proxied call's future is allocated by actix-web and moved through each `.await`
+    /// layer: rare paths (token refresh, the resubmission after a 401) are boxed so that it
+    /// stays small. It was 3,632 bytes before they were (BENCHMARKS.md, 2026-12-03).
+    #[test]
+    fn a_proxied_calls_future_stays_under_three_kibibytes() {
+        let size = of(super::dispatch);
+        assert!(
+            size <= 3 * 1024,
+            "the proxy's future grew to {size} bytes: box the new rare path's future"
+        );
     }
 }
