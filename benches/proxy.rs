@@ -55,8 +55,9 @@
 //! `PROXY_BENCH_SECS` (measured seconds per cell and per target, default 2),
 //! `PROXY_BENCH_WARMUP_SECS` (default 0.5), `PROXY_BENCH_TARGETS` (comma list, default the three
 //! keypair targets; `all` for all eight; e.g. `icebroker` alone for profiling),
-//! `PROXY_BENCH_LEVELS` (comma list, default `1,16,64`). Defaults take about two minutes, `all`
-//! about six.
+//! `PROXY_BENCH_LEVELS` (comma list, default `1,16,64`), `PROXY_BENCH_LOG` (the broker's log
+//! filter, e.g. `info` as deployed; unset, no log subscriber is installed and the broker's
+//! request log costs nothing). Defaults take about two minutes, `all` about six.
 
 #[path = "actix_proxy.rs"]
 mod actix_proxy;
@@ -820,6 +821,13 @@ fn main() -> Result<(), BoxError> {
         .map(|l| l.iter().filter_map(|v| v.parse().ok()).collect())
         .unwrap_or_else(|| vec![1, 16, 64]);
     let wanted = env_list("PROXY_BENCH_TARGETS");
+    // The broker logging as deployed (one line per request to stderr); the double stays quiet.
+    if let Ok(level) = std::env::var("PROXY_BENCH_LOG") {
+        icebroker::telemetry::init(&icebroker::config::LogSettings {
+            level: format!("{level},icebroker::snowsim=warn"),
+            ..Default::default()
+        });
+    }
     let all = wanted
         .as_ref()
         .is_some_and(|w| w.iter().any(|x| x == "all"));
