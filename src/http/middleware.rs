@@ -33,14 +33,21 @@ const ROUTE_CACHE_CAP: usize = 4096;
 type SeriesSlot = (u64, &'static str, u16, Arc<Histogram>);
 
 /// One route pattern on one worker, with the request series this worker has used for it.
-struct RouteEntry {
+pub(crate) struct RouteEntry {
     pattern: Box<str>,
     /// `(metrics instance, method, status, series)`; a handful per route, scanned linearly.
     series: RefCell<Vec<SeriesSlot>>,
 }
 
 impl RouteEntry {
-    fn record(&self, metrics: &Metrics, method: &'static str, status: u16, elapsed: Duration) {
+    /// Records one request of this route in `/metrics`.
+    pub(crate) fn record(
+        &self,
+        metrics: &Metrics,
+        method: &'static str,
+        status: u16,
+        elapsed: Duration,
+    ) {
         let id = metrics.id();
         {
             let series = self.series.borrow();
@@ -92,7 +99,7 @@ fn route_entry(req: &ServiceRequest) -> Rc<RouteEntry> {
 }
 
 /// This worker's entry for the route `pattern`.
-fn pattern_entry(pattern: &str) -> Rc<RouteEntry> {
+pub(crate) fn pattern_entry(pattern: &str) -> Rc<RouteEntry> {
     PATTERNS.with(|patterns| {
         if let Some(found) = patterns.borrow().get(pattern) {
             return found.clone();
