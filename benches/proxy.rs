@@ -88,6 +88,11 @@ use icebroker::startup::Application;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
+/// The broker binary's allocator (src/main.rs): the bench runs the broker as it is deployed.
+/// Everything in this process shares it, the reference proxies and snowsim included.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type BoxError = Box<dyn Error + Send + Sync>;
 
 /// The statement body callers send to the broker.
