@@ -4,8 +4,7 @@
 //! - `direct`: snowsim itself, with a keypair JWT signed once at start-up by the bench;
 //! - `bare-proxy`: the ~50-line hyper-only pass-through of `bare_proxy.rs` (the best a proxy can
 //!   do on this machine: client, proxy and upstream share the same cores), adding that JWT;
-//! - `icebroker`: the broker's keypair route `/v1/connections/bench/api/v2/statements` (on its
-//!   data-plane listener unless `PROXY_BENCH_FRONT=main`) with a
+//! - `icebroker`: the broker's keypair route `/v1/connections/bench/api/v2/statements` with a
 //!   service API key (cached JWT, the full production hot path: key check, statement
 //!   ownership, defaults filled in, requestId, audit log, metrics);
 //!
@@ -56,9 +55,7 @@
 //! `PROXY_BENCH_SECS` (measured seconds per cell and per target, default 2),
 //! `PROXY_BENCH_WARMUP_SECS` (default 0.5), `PROXY_BENCH_TARGETS` (comma list, default the three
 //! keypair targets; `all` for all eight; e.g. `icebroker` alone for profiling),
-//! `PROXY_BENCH_LEVELS` (comma list, default `1,16,64`), `PROXY_BENCH_FRONT` (`data`, the
-//! default: the broker's targets go to its data-plane listener, `server.data_listen`; `main`:
-//! to its main actix-web listener, as every run before 2026-12-03 did), `PROXY_BENCH_LOG` (the broker's log
+//! `PROXY_BENCH_LEVELS` (comma list, default `1,16,64`), `PROXY_BENCH_LOG` (the broker's log
 //! filter, e.g. `info` as deployed; unset, no log subscriber is installed and the broker's
 //! request log costs nothing). Defaults take about two minutes, `all` about six.
 
@@ -433,23 +430,15 @@ async fn setup(bare_rt: &tokio::runtime::Runtime) -> Result<Setup, BoxError> {
         base64::engine::general_purpose::STANDARD.encode(master_key),
     ));
     settings.upstream.allow_loopback = true;
-    settings.server.data_listen = Some("127.0.0.1:0".parse()?);
     let mut app = Application::build(settings).await?;
     let admin_key = app
         .take_bootstrap_key()
         .map(|k| k.expose().to_owned())
         .ok_or("the fresh vault produced no bootstrap key")?;
-    let main_addr = SocketAddr::from(([127, 0, 0, 1], app.port()));
-    let data_port = app.data_port().ok_or("the data plane did not start")?;
-    // The icebroker targets are served by the data-plane listener, the proxy's fast path, unless
-    // `PROXY_BENCH_FRONT=main` asks for the main (actix-web) listener.
-    let broker_addr = match std::env::var("PROXY_BENCH_FRONT").as_deref() {
-        Ok("main") => main_addr,
-        _ => SocketAddr::from(([127, 0, 0, 1], data_port)),
-    };
+    let broker_addr = SocketAddr::from(([127, 0, 0, 1], app.port()));
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
-    let broker = format!("http://{main_addr}");
+    let broker = format!("http://{broker_addr}");
 
     let mut config = SimConfig::demo();
     config.tpch_scale = 0.001;

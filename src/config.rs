@@ -74,10 +74,6 @@ pub struct Settings {
 pub struct ServerSettings {
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// Optional second address serving only the SQL API proxy paths, on a lean hyper listener
-    /// without the web framework (the proxy's fastest path; BENCHMARKS.md). Same paths, keys
-    /// and answers as on `listen`, which keeps serving them too. Unset: no second listener.
-    pub data_listen: Option<SocketAddr>,
     /// URL at which browsers and apps reach this broker (links, OAuth redirect URI). Defaults
     /// to `http://<listen>`.
     pub public_url: Option<Url>,
@@ -104,7 +100,6 @@ impl Default for ServerSettings {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            data_listen: None,
             public_url: None,
             workers: 0,
             json_limit_bytes: 1024 * 1024,

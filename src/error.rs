@@ -283,15 +283,6 @@ struct ErrorBody<'a> {
 
 /// Builds the JSON error response for `code` (used by handlers, extractors and middleware).
 pub fn error_response(code: ErrorCode, message: &str) -> HttpResponse {
-    HttpResponse::build(code.status())
-        .insert_header(("cache-control", "no-store"))
-        .content_type("application/json")
-        .body(error_body(code, message))
-}
-
-/// The JSON error envelope for `code` (`{"error":{"code","type","message","request_id"}}`),
-/// with the current request's id: the body of every error response, on either listener.
-pub fn error_body(code: ErrorCode, message: &str) -> Vec<u8> {
     let body = ErrorEnvelope {
         error: ErrorBody {
             code: code.as_str(),
@@ -300,23 +291,9 @@ pub fn error_body(code: ErrorCode, message: &str) -> Vec<u8> {
             request_id: request_id::current().unwrap_or_default(),
         },
     };
-    serde_json::to_vec(&body).unwrap_or_else(|_| {
-        br#"{"error":{"code":"internal_error","type":"server_error","message":"internal error"}}"#
-            .to_vec()
-    })
-}
-
-impl AppError {
-    /// The status, the `Retry-After` seconds if any, and the JSON body of this error, for a
-    /// front end that is not actix-web (the data-plane listener). The cause, if any, is logged
-    /// here, at the edge, as [`ResponseError::error_response`] does; it is never sent.
-    pub fn into_parts(self) -> (u16, Option<u64>, Vec<u8>) {
-        if let Some(cause) = &self.source {
-            tracing::error!(error.code = self.code.as_str(), error.cause = %format!("{cause:#}"), "request failed");
-        }
-        let body = error_body(self.code, &self.message);
-        (self.code.status().as_u16(), self.retry_after_secs, body)
-    }
+    HttpResponse::build(code.status())
+        .insert_header(("cache-control", "no-store"))
+        .json(body)
 }
 
 #[cfg(test)]

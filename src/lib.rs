@@ -10,7 +10,6 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod connections;
-pub mod dataplane;
 pub mod demo;
 pub mod error;
 pub mod http;

@@ -64,8 +64,6 @@ pub async fn open_vault_with(data_dir: &Path, master: MasterKey) -> Result<Vault
 pub struct Application {
     port: u16,
     server: Server,
-    /// The optional listener of the proxy paths alone (`server.data_listen`).
-    data_plane: Option<crate::dataplane::DataPlane>,
     state: AppState,
     bootstrap_key: Option<PlaintextApiKey>,
     signals: ShutdownSignals,
@@ -168,18 +166,6 @@ impl Application {
             admin,
         };
         let server = serve(listener, &settings, state.clone())?;
-        let data_plane = match settings.server.data_listen {
-            Some(addr) => {
-                let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind {
-                    addr: addr.to_string(),
-                    source,
-                })?;
-                let plane = crate::dataplane::DataPlane::start(listener, &settings, state.clone())
-                    .map_err(|e| StartupError::Config(e.to_string()))?;
-                Some(plane)
-            }
-            None => None,
-        };
         // Registered before anyone can learn the port, so an early SIGTERM is never lost.
         let signals = ShutdownSignals::register().map_err(|source| StartupError::Bind {
             addr: "signal handlers".to_owned(),
@@ -188,7 +174,6 @@ impl Application {
         Ok(Self {
             port,
             server,
-            data_plane,
             state,
             bootstrap_key,
             signals,
@@ -198,11 +183,6 @@ impl Application {
     /// The bound port (useful with port 0).
     pub fn port(&self) -> u16 {
         self.port
-    }
-
-    /// The data-plane listener's bound port, when `server.data_listen` is set.
-    pub fn data_port(&self) -> Option<u16> {
-        self.data_plane.as_ref().map(|p| p.local_addr().port())
     }
 
     /// The shared state (tests use it to inspect the vault).
@@ -220,7 +200,7 @@ impl Application {
     pub async fn stop(self) {
         let handle = self.server.handle();
         let task = tokio::spawn(self.server);
-        stop_both(handle.stop(true), self.data_plane).await;
+        handle.stop(true).await;
         let _ = task.await;
         settle(&self.state).await;
         // Workers drop their copies of the state asynchronously after the server stops; the
@@ -240,7 +220,6 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Self {
             server,
-            data_plane,
             state,
             mut signals,
             ..
@@ -252,7 +231,7 @@ impl Application {
             signal = signals.recv() => {
                 tracing::info!(signal, "shutting down: listener closed, draining in-flight requests");
                 tokio::select! {
-                    () = stop_both(handle.stop(true), data_plane) => {
+                    () = handle.stop(true) => {
                         running.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
                     }
                     signal = signals.recv() => {
@@ -268,19 +247,6 @@ impl Application {
         tracing::info!("shutdown complete");
         result
     }
-}
-
-/// Stops the main listener (`main`, its graceful stop) and the data plane, if any, together.
-async fn stop_both(
-    main: impl std::future::Future<Output = ()>,
-    data_plane: Option<crate::dataplane::DataPlane>,
-) {
-    let data = async {
-        if let Some(plane) = data_plane {
-            plane.stop().await;
-        }
-    };
-    tokio::join!(main, data);
 }
 
 /// Makes everything acknowledged so far durable: the audit entries still queued, then the store.

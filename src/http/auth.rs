@@ -22,21 +22,10 @@ fn authenticate(req: &HttpRequest) -> Result<Arc<ApiKeyRecord>, AppError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("AppState missing")))?;
-    let authorization = req
+    let presented = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
-        .map(|v| v.as_bytes());
-    authenticate_bearer(state, authorization)
-}
-
-/// The key record of a request's `Authorization: Bearer ibk_…` value (raw header bytes), if the
-/// key is valid; any other value is 401 `unauthorized`.
-pub fn authenticate_bearer(
-    state: &AppState,
-    authorization: Option<&[u8]>,
-) -> Result<Arc<ApiKeyRecord>, AppError> {
-    let presented = authorization
-        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .ok_or_else(unauthorized)?;

@@ -33,21 +33,14 @@ const ROUTE_CACHE_CAP: usize = 4096;
 type SeriesSlot = (u64, &'static str, u16, Arc<Histogram>);
 
 /// One route pattern on one worker, with the request series this worker has used for it.
-pub(crate) struct RouteEntry {
+struct RouteEntry {
     pattern: Box<str>,
     /// `(metrics instance, method, status, series)`; a handful per route, scanned linearly.
     series: RefCell<Vec<SeriesSlot>>,
 }
 
 impl RouteEntry {
-    /// Records one request of this route in `/metrics`.
-    pub(crate) fn record(
-        &self,
-        metrics: &Metrics,
-        method: &'static str,
-        status: u16,
-        elapsed: Duration,
-    ) {
+    fn record(&self, metrics: &Metrics, method: &'static str, status: u16, elapsed: Duration) {
         let id = metrics.id();
         {
             let series = self.series.borrow();
@@ -99,7 +92,7 @@ fn route_entry(req: &ServiceRequest) -> Rc<RouteEntry> {
 }
 
 /// This worker's entry for the route `pattern`.
-pub(crate) fn pattern_entry(pattern: &str) -> Rc<RouteEntry> {
+fn pattern_entry(pattern: &str) -> Rc<RouteEntry> {
     PATTERNS.with(|patterns| {
         if let Some(found) = patterns.borrow().get(pattern) {
             return found.clone();

@@ -20,16 +20,6 @@ pub fn current() -> Option<String> {
         .flatten()
 }
 
-/// Whether a caller's request id may be echoed and logged as it is: 1-64 characters of
-/// `[A-Za-z0-9_-]`.
-pub fn is_echoable(id: &[u8]) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 /// A fresh id: 128 random bits as 32 lowercase hex digits.
 pub fn generate() -> String {
     uuid::Uuid::new_v4()
@@ -43,7 +33,16 @@ pub fn generate() -> String {
 /// otherwise a fresh one.
 pub fn accept_or_generate(supplied: Option<&HeaderValue>) -> HeaderValue {
     match supplied {
-        Some(id) if is_echoable(id.as_bytes()) => id.clone(),
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .as_bytes()
+                    .iter()
+                    .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            id.clone()
+        }
         _ => HeaderValue::from_maybe_shared(bytes::Bytes::from(generate()))
             .unwrap_or_else(|_| unreachable!("32 hex digits are a valid header value")),
     }

@@ -4,6 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+use actix_web::body::SizedStream;
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
 use bytes::Bytes;
 use futures_util::future::Either;
 use futures_util::FutureExt as _;
@@ -14,7 +17,6 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use super::reply::Reply;
 use super::request::{Operation, UpstreamQuery};
 use crate::config::ProxySettings;
 use crate::snowflake::{RetryPolicy, StatementHandle, TOKEN_TYPE_HEADER, USER_AGENT_VALUE};
@@ -298,65 +300,113 @@ fn start_request(
     Some(client.http.request(request))
 }
 
+/// Response headers passed back to the caller (an allow-list: no cookies, no hop-by-hop), by
+/// their names in hyper's and in actix's `http` crate.
+const PASSED_HEADERS: [(
+    hyper::header::HeaderName,
+    actix_web::http::header::HeaderName,
+); 5] = {
+    use actix_web::http::header as actix;
+    use hyper::header as hyper;
+    [
+        (hyper::CONTENT_TYPE, actix::CONTENT_TYPE),
+        (hyper::CONTENT_ENCODING, actix::CONTENT_ENCODING),
+        (hyper::LINK, actix::LINK),
+        (hyper::RETRY_AFTER, actix::RETRY_AFTER),
+        (hyper::VARY, actix::VARY),
+    ]
+};
+
+/// A response to the caller with the upstream status and the [`PASSED_HEADERS`] of `upstream`.
+fn answer_head(upstream: &UpstreamResponse) -> actix_web::HttpResponseBuilder {
+    let status =
+        StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut builder = HttpResponse::build(status);
+    for (from, to) in &PASSED_HEADERS {
+        for value in upstream.headers().get_all(from) {
+            if let Ok(value) = actix_web::http::header::HeaderValue::from_bytes(value.as_bytes()) {
+                builder.append_header((to.clone(), value));
+            }
+        }
+    }
+    builder
+}
+
 /// Answers of at most this many bytes (by their `Content-Length`) are read whole before they are
 /// passed back. They arrive with their head, and a body in hand costs less to send than a stream
 /// (no per-chunk timer, no stream polling in the response writer): about 1 µs a call. Anything
 /// larger, or of unknown length, is streamed.
 const IN_HAND: u64 = 16 * 1024;
 
-/// Passes an upstream response back unchanged in status and body, as the front end's response
-/// `R`: a small one (at most [`IN_HAND`] bytes by its length) read whole first, anything else
-/// streamed as by [`body_stream`]. `held` lives until the body has been read or streamed. `None`
-/// when a small body could not be read (the upstream went away or stalled past the read timeout).
+/// Passes an upstream response back unchanged in status and body: a small one (at most
+/// [`IN_HAND`] bytes by its length) read whole first, anything else streamed as by
+/// [`stream_body`]. `held` lives until the body has been read or streamed. `None` when a small
+/// body could not be read (the upstream went away or stalled past the read timeout).
 ///
 /// The head is taken apart before the returned future, so that future holds only the body and
 /// the reply being built: it is part of every proxied call's future, which is allocated and
 /// moved per request.
-pub fn pass_back<R: Reply, H: Send + 'static>(
+pub fn pass_back<H: 'static>(
     client: &ProxyClient,
     response: UpstreamResponse,
     held: H,
-) -> impl std::future::Future<Output = Option<R>> + 'static {
+) -> impl std::future::Future<Output = Option<HttpResponse>> + 'static {
     let length = hyper::body::Body::size_hint(response.body()).exact();
+    let mut builder = answer_head(&response);
+    let body = response.into_body();
+    let read_timeout = client.read_timeout;
     if length.is_some_and(|len| len <= IN_HAND) {
-        return Either::Left(
-            in_hand::<R>(client, response, IN_HAND as usize).map(move |answer| {
+        Either::Left(
+            read_body(body, read_timeout, IN_HAND as usize).map(move |whole| {
                 drop(held);
-                answer.map(|(reply, _)| reply)
+                Some(builder.body(whole?))
             }),
-        );
+        )
+    } else {
+        Either::Right(std::future::ready(Some(stream_body(
+            builder,
+            body,
+            read_timeout,
+            held,
+        ))))
     }
-    let head = R::head(&response);
-    let body = body_stream(response.into_body(), client.read_timeout, held);
-    Either::Right(std::future::ready(Some(R::streamed(head, length, body))))
+}
+
+/// Streams an upstream response back unchanged in status and body. A body that stalls for
+/// longer than the read timeout is cut off, so a dead upstream cannot pin the connection. `held`
+/// (e.g. the connection's concurrency slot) lives until the body has been sent or the caller has
+/// gone away: a result still streaming is still a call in flight to Snowflake.
+fn stream_body<H: 'static>(
+    mut builder: actix_web::HttpResponseBuilder,
+    body: hyper::body::Incoming,
+    read_timeout: Duration,
+    held: H,
+) -> HttpResponse {
+    let length = hyper::body::Body::size_hint(&body).exact();
+    let stream = body_stream(body, read_timeout, held);
+    match length {
+        Some(len) => builder.body(SizedStream::new(len, stream)),
+        None => builder.streaming(stream),
+    }
 }
 
 /// Reads a small upstream answer (up to `limit` bytes) whole and returns it ready to send back
 /// unchanged, together with its body for the broker to look at; `None` when it cannot be read.
-pub fn buffer_back<R: Reply>(
+pub fn buffer_back(
     client: &ProxyClient,
     response: UpstreamResponse,
     limit: usize,
-) -> impl std::future::Future<Output = Option<(R, Bytes)>> + 'static {
-    in_hand::<R>(client, response, limit)
-}
-
-/// The answer with its body read whole (up to `limit` bytes and the read timeout), and the body.
-fn in_hand<R: Reply>(
-    client: &ProxyClient,
-    response: UpstreamResponse,
-    limit: usize,
-) -> impl std::future::Future<Output = Option<(R, Bytes)>> + 'static {
-    let head = R::head(&response);
+) -> impl std::future::Future<Output = Option<(HttpResponse, Bytes)>> + 'static {
+    let mut builder = answer_head(&response);
     read_body(response.into_body(), client.read_timeout, limit).map(move |body| {
         let body = body?;
-        Some((R::whole(head, body.clone()), body))
+        Some((builder.body(body.clone()), body))
     })
 }
 
 /// The data frames of an upstream body, each awaited for at most `read_timeout`; the stream
 /// ends after the first error. `held` is dropped with the body.
-fn body_stream<H: Send + 'static>(
+fn body_stream<H: 'static>(
     body: hyper::body::Incoming,
     read_timeout: Duration,
     held: H,

@@ -4,7 +4,6 @@
 pub mod access;
 pub mod forward;
 pub mod owners;
-pub mod reply;
 pub mod request;
 pub mod route;
 
@@ -12,7 +11,6 @@ pub use forward::{
     buffer_back, pass_back, read_small_body, send, Answer, Forward, ForwardError, ProxyClient,
     UpstreamAuth, UpstreamResponse,
 };
-pub use reply::{DataBody, DataReply, Reply};
 pub use request::{
     parse_query, prepare_body, Operation, PreparedBody, RequestError, UpstreamQuery,
 };

@@ -19,7 +19,7 @@ use crate::proxy::owners::Keep;
 use crate::proxy::route::{self, ProxyPath};
 use crate::proxy::{
     buffer_back, parse_query, prepare_body, send, Answer, Forward, ForwardError, Operation,
-    ProxyClient, Reply, UpstreamAuth, UpstreamResponse,
+    ProxyClient, UpstreamAuth, UpstreamResponse,
 };
 use crate::routes::connections::map_error;
 use crate::routes::proxy_errors::{jwt_rejected, oauth_error, upstream_error};
@@ -27,7 +27,7 @@ use crate::snowflake::StatementHandle;
 use crate::state::AppState;
 
 /// Whose credentials a call uses.
-pub(crate) enum Principal<'a> {
+enum Principal<'a> {
     /// The keypair connection's service identity; `tag` is the caller's optional
     /// `X-Icebroker-Identifier`, recorded in the audit log only.
     Service { tag: Option<String> },
@@ -35,23 +35,17 @@ pub(crate) enum Principal<'a> {
     User { identifier: &'a str },
 }
 
-/// Everything about one proxied call, as either front end ([`dispatch`] here, or
-/// [`crate::dataplane`]) hands it to [`forward`].
-pub(crate) struct Call<'a> {
-    /// The connection's name.
-    pub name: &'a str,
-    /// Whose credentials the call uses.
-    pub principal: Principal<'a>,
-    /// Which of the three SQL API operations.
-    pub operation: Operation,
-    /// The statement handle of a status or cancel call, as the caller sent it.
-    pub handle: Option<&'a str>,
-    /// The statement body of a submit.
-    pub body: Option<Bytes>,
+/// Everything about one proxied call.
+struct Call<'a> {
+    name: &'a str,
+    principal: Principal<'a>,
+    operation: Operation,
+    handle: Option<&'a str>,
+    body: Option<Bytes>,
     /// The caller's raw query string (validated against the allow-list later).
-    pub query: std::borrow::Cow<'a, str>,
+    query: std::borrow::Cow<'a, str>,
     /// Whether the caller accepts gzip (partitions pass through compressed).
-    pub accept_gzip: bool,
+    accept_gzip: bool,
 }
 
 /// Whether `req` is for one of the six proxy paths (the route guard: it runs for every request
@@ -128,7 +122,7 @@ impl Proxied<'_> {
             query: self.req.query_string().into(),
             accept_gzip: accepts_gzip(self.req),
         };
-        forward::<HttpResponse>(self.state, self.client, &self.caller, call).await
+        forward(self.state, self.client, &self.caller, call).await
     }
 
     /// A keypair call, tagged with the caller's `X-Icebroker-Identifier` if it sent one.
@@ -203,14 +197,12 @@ async fn post_user_cancel(proxied: Proxied<'_>) -> Result<HttpResponse, AppError
     proxied.forward_as_user().await
 }
 
-/// Forwards one call and writes its audit entry: the proxy's core, shared by both front ends,
-/// which differ only in their response type `R`.
-pub(crate) async fn forward<R: Reply>(
+async fn forward(
     state: &AppState,
     client: &ProxyClient,
     caller: &ServiceCaller,
     call: Call<'_>,
-) -> Result<R, AppError> {
+) -> Result<HttpResponse, AppError> {
     let started = Instant::now();
     let mut entry = AuditEntry {
         at_ms: now_ms(),
@@ -239,13 +231,13 @@ pub(crate) async fn forward<R: Reply>(
     outcome
 }
 
-async fn forward_inner<R: Reply>(
+async fn forward_inner(
     state: &AppState,
     client: &ProxyClient,
     caller: &ServiceCaller,
     call: Call<'_>,
     entry: &mut AuditEntry,
-) -> Result<R, AppError> {
+) -> Result<HttpResponse, AppError> {
     let connection = authorize(state, caller, call.name)?;
     match (&call.principal, connection.kind) {
         (Principal::Service { .. }, ConnectionKind::Keypair)
@@ -335,7 +327,7 @@ async fn forward_inner<R: Reply>(
     // from the (small) body of a 202 (still running), 408 (timed out) or 422 (failed).
     let status = answer.response.status().as_u16();
     if matches!(status, 202 | 408 | 422) {
-        let (response, body) = buffer_back::<R>(client, answer.response, STATUS_BODY_LIMIT)
+        let (response, body) = buffer_back(client, answer.response, STATUS_BODY_LIMIT)
             .await
             .ok_or_else(|| unreadable(status))?;
         entry.statement_handle = handle_from_body(&body);
@@ -356,11 +348,11 @@ async fn forward_inner<R: Reply>(
 
 /// Snowflake's answer passed back unchanged ([`crate::proxy::pass_back`]); a small body that
 /// could not be read is `upstream_unavailable`.
-fn pass_back<R: Reply, H: Send + 'static>(
+fn pass_back<H: 'static>(
     client: &ProxyClient,
     response: UpstreamResponse,
     held: H,
-) -> impl std::future::Future<Output = Result<R, AppError>> + 'static {
+) -> impl std::future::Future<Output = Result<HttpResponse, AppError>> + 'static {
     let status = response.status().as_u16();
     crate::proxy::pass_back(client, response, held)
         .map(move |answer| answer.ok_or_else(|| unreadable(status)))
@@ -516,34 +508,18 @@ fn authorize(
 }
 
 fn accepts_gzip(req: &HttpRequest) -> bool {
-    accepts_gzip_value(
-        req.headers()
-            .get(actix_web::http::header::ACCEPT_ENCODING)
-            .map(|v| v.as_bytes()),
-    )
-}
-
-/// Whether an `Accept-Encoding` value accepts gzip.
-pub(crate) fn accepts_gzip_value(value: Option<&[u8]>) -> bool {
-    value
-        .and_then(|v| std::str::from_utf8(v).ok())
+    req.headers()
+        .get(actix_web::http::header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("gzip"))
 }
 
 /// The optional `X-Icebroker-Identifier` of a keypair call (audit only), validated.
 fn identifier_tag(req: &HttpRequest) -> Result<Option<String>, AppError> {
-    identifier_tag_value(req.headers().get(IDENTIFIER_HEADER).map(|v| v.as_bytes()))
-}
-
-/// The header a keypair call may name its end user in (recorded in the audit log only).
-pub(crate) const IDENTIFIER_HEADER: &str = "x-icebroker-identifier";
-
-/// [`identifier_tag`] of the header's raw value.
-pub(crate) fn identifier_tag_value(value: Option<&[u8]>) -> Result<Option<String>, AppError> {
-    let Some(value) = value else {
+    let Some(value) = req.headers().get("x-icebroker-identifier") else {
         return Ok(None);
     };
-    match std::str::from_utf8(value) {
+    match value.to_str() {
         Ok(v) if !v.is_empty() && v.len() <= 256 && !v.chars().any(char::is_control) => {
             Ok(Some(v.to_owned()))
         }
@@ -760,7 +736,7 @@ pub async fn post_action_request(
         query: query.finish().into(),
         accept_gzip: accepts_gzip(&req),
     };
-    forward::<HttpResponse>(&state, &client, &caller, call).await
+    forward(&state, &client, &caller, call).await
 }
 
 #[cfg(test)]

@@ -14,8 +14,6 @@ use sha2::{Digest, Sha256};
 /// A running broker plus what a test needs to talk to it.
 pub struct TestApp {
     pub address: String,
-    /// The data-plane listener's base URL, when the test turned it on.
-    pub data_address: Option<String>,
     pub client: reqwest::Client,
     pub admin_key: String,
     pub master_key_b64: String,
@@ -57,12 +55,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         .map(|k| k.expose().to_owned())
         .unwrap_or_default();
     let address = format!("http://127.0.0.1:{}", app.port());
-    let data_address = app.data_port().map(|p| format!("http://127.0.0.1:{p}"));
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
-        data_address,
         client: client(),
         admin_key,
         master_key_b64,

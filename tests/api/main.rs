@@ -12,7 +12,6 @@ mod canary;
 mod cli;
 mod crash;
 mod crash_broker;
-mod data_plane;
 mod errors;
 mod health;
 mod helpers;

@@ -19,8 +19,6 @@ pub const RETURN_URL: &str = "https://app.example.com/oauth/done";
 /// A broker + snowsim pair with one OAuth connection `sales`.
 pub struct OAuthEnv {
     pub address: String,
-    /// The data-plane listener's base URL.
-    pub data_address: String,
     pub client: reqwest::Client,
     pub admin_key: String,
     pub service_key: String,
@@ -61,14 +59,12 @@ pub async fn spawn(single_use: bool) -> OAuthEnv {
     let data_dir = tempfile::tempdir().unwrap();
     let mut settings = test_settings(data_dir.path(), &random_master_key());
     settings.upstream.allow_loopback = true;
-    settings.server.data_listen = Some("127.0.0.1:0".parse().unwrap());
     let clock = Arc::new(ManualClock::new(now()));
     let mut app = Application::build_with_clock(settings, clock.clone())
         .await
         .expect("broker starts");
     let admin_key = app.take_bootstrap_key().unwrap().expose().to_owned();
     let address = format!("http://127.0.0.1:{}", app.port());
-    let data_address = format!("http://127.0.0.1:{}", app.data_port().unwrap());
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
 
@@ -91,7 +87,6 @@ pub async fn spawn(single_use: bool) -> OAuthEnv {
         .expect("snowsim starts");
     let mut env = OAuthEnv {
         address,
-        data_address,
         client: client(),
         admin_key,
         service_key: String::new(),

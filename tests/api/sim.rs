@@ -25,7 +25,6 @@ pub async fn spawn_with_config(config: SimConfig) -> SimEnv {
         .expect("snowsim starts");
     let app = spawn_app_with(|s| {
         s.upstream.allow_loopback = true;
-        s.server.data_listen = Some("127.0.0.1:0".parse().unwrap());
         s.proxy.retry_base_ms = 5;
         s.proxy.retry_cap_ms = 50;
     })
