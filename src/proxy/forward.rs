@@ -352,24 +352,22 @@ pub fn pass_back<H: 'static>(
     held: H,
 ) -> impl std::future::Future<Output = Option<HttpResponse>> + 'static {
     let length = hyper::body::Body::size_hint(response.body()).exact();
-    let mut builder = answer_head(&response);
-    let body = response.into_body();
-    let read_timeout = client.read_timeout;
     if length.is_some_and(|len| len <= IN_HAND) {
-        Either::Left(
-            read_body(body, read_timeout, IN_HAND as usize).map(move |whole| {
+        return Either::Left(
+            buffer_back(client, response, IN_HAND as usize).map(move |answer| {
                 drop(held);
-                Some(builder.body(whole?))
+                answer.map(|(reply, _)| reply)
             }),
-        )
-    } else {
-        Either::Right(std::future::ready(Some(stream_body(
-            builder,
-            body,
-            read_timeout,
-            held,
-        ))))
+        );
     }
+    let builder = answer_head(&response);
+    let body = response.into_body();
+    Either::Right(std::future::ready(Some(stream_body(
+        builder,
+        body,
+        client.read_timeout,
+        held,
+    ))))
 }
 
 /// Streams an upstream response back unchanged in status and body. A body that stalls for
