@@ -99,6 +99,9 @@ impl std::fmt::Debug for Credential {
     }
 }
 
+/// The scheme prefix of an `Authorization` value.
+const BEARER: &[u8] = b"Bearer ";
+
 /// The `Authorization` value `Bearer <token>`, marked sensitive (never printed by `Debug`). A
 /// token that is empty or has anything but visible ASCII is refused. Token holders build it
 /// once per token, so the proxy's calls only clone it.
@@ -106,7 +109,12 @@ pub fn bearer_header(token: &str) -> Result<HeaderValue, InvalidCredential> {
     if token.is_empty() || token.bytes().any(|b| !(0x21..=0x7e).contains(&b)) {
         return Err(InvalidCredential);
     }
-    let mut value = HeaderValue::from_maybe_shared(bytes::Bytes::from(format!("Bearer {token}")))
+    // Built in a buffer that is wiped when the last copy of the header value is dropped: a
+    // cached token's header lives as long as the token (SS-7).
+    let mut raw = zeroize::Zeroizing::new(Vec::with_capacity(BEARER.len() + token.len()));
+    raw.extend_from_slice(BEARER);
+    raw.extend_from_slice(token.as_bytes());
+    let mut value = HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(raw))
         .map_err(|_| InvalidCredential)?;
     value.set_sensitive(true);
     Ok(value)
@@ -158,5 +166,28 @@ impl Credential {
             })
             .collect::<Vec<_>>()
             .join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_header_is_the_token_marked_sensitive_and_refuses_unsafe_tokens() {
+        let value = bearer_header("ver:1-hint:2-ETMsDgAAAY").unwrap();
+        assert_eq!(value.as_bytes(), b"Bearer ver:1-hint:2-ETMsDgAAAY");
+        assert!(value.is_sensitive());
+        assert_eq!(format!("{value:?}"), "Sensitive");
+        let copy = value.clone();
+        drop(value);
+        assert_eq!(
+            copy.as_bytes(),
+            b"Bearer ver:1-hint:2-ETMsDgAAAY",
+            "copies share it"
+        );
+        for bad in ["", "a b", "a\r\nX: 1", "tök"] {
+            assert_eq!(bearer_header(bad), Err(InvalidCredential), "{bad:?}");
+        }
     }
 }
