@@ -354,9 +354,10 @@ pub fn pass_back<H: 'static>(
     let length = hyper::body::Body::size_hint(response.body()).exact();
     if length.is_some_and(|len| len <= IN_HAND) {
         return Either::Left(
-            buffer_back(client, response, IN_HAND as usize).map(move |answer| {
+            in_hand(client, response, IN_HAND as usize).map(move |answer| {
                 drop(held);
-                answer.map(|(reply, _)| reply)
+                let (mut builder, body) = answer?;
+                Some(builder.body(body))
             }),
         );
     }
@@ -395,11 +396,22 @@ pub fn buffer_back(
     response: UpstreamResponse,
     limit: usize,
 ) -> impl std::future::Future<Output = Option<(HttpResponse, Bytes)>> + 'static {
-    let mut builder = answer_head(&response);
-    read_body(response.into_body(), client.read_timeout, limit).map(move |body| {
-        let body = body?;
+    in_hand(client, response, limit).map(|answer| {
+        let (mut builder, body) = answer?;
         Some((builder.body(body.clone()), body))
     })
+}
+
+/// The answer's head, ready for a body, and its body read whole (up to `limit` bytes and the
+/// read timeout); `None` when the body cannot be read.
+fn in_hand(
+    client: &ProxyClient,
+    response: UpstreamResponse,
+    limit: usize,
+) -> impl std::future::Future<Output = Option<(actix_web::HttpResponseBuilder, Bytes)>> + 'static {
+    let builder = answer_head(&response);
+    read_body(response.into_body(), client.read_timeout, limit)
+        .map(move |body| Some((builder, body?)))
 }
 
 /// The data frames of an upstream body, each awaited for at most `read_timeout`; the stream
